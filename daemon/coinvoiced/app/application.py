@@ -1,0 +1,131 @@
+"""The application object: owns every component and starts/stops them in order.
+
+Start: store (migrations) -> rebuild address index and deadlines from the store
+-> watchers -> gRPC server (health SERVING). Stop runs the other way round:
+health NOT_SERVING, end streams, stop the server with a grace period, stop
+watchers and timers, close the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ..chains.matcher import AddressIndex
+from ..chains.registry import Chain, Watcher
+from ..config import Config
+from ..rates import FixedRates, RateProvider
+from ..rpc.services import add_to_server
+from ..store import Store
+from .bus import EventBus
+from .clock import now_us
+from .deadlines import Deadlines
+from .invoices import InvoiceManager
+from .payments import PaymentProcessor
+
+log = logging.getLogger(__name__)
+
+
+class Application:
+    def __init__(self, config: Config, rates: RateProvider | None = None) -> None:
+        self.config = config
+        self.bus = EventBus()
+        self.store = Store(config.database_path, self.bus.publish)
+        self.index = AddressIndex()
+        self.chains = {c.name: Chain(c) for c in config.chains}
+        self.rates = rates or FixedRates(config.fixed_rates)
+        self.payments = PaymentProcessor(config, self.store, self.index, self.chains)
+        self.deadlines = Deadlines(self.payments.on_deadline)
+        self.invoices = InvoiceManager(
+            config, self.store, self.chains, self.rates, self.index, self.deadlines,
+            self.payments.tips,
+        )
+        self.watchers: list[Watcher] = []
+        self.server: grpc.aio.Server | None = None
+        self.bound_port: int = 0
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self._restore()
+        self.deadlines.start()
+        for watcher in self.watchers:
+            await watcher.start()
+        await self._start_server()
+        log.info("coinvoiced ready on %s (profile %s)", self.config.listen, self.config.profile)
+
+    async def _restore(self) -> None:
+        """Rebuild in-memory state (address index, deadlines, cursors) from the store."""
+        now = now_us()
+        addresses = await self.store.read(lambda r: r.watched_addresses(now))
+        for chain, watch_key, pk in addresses:
+            self.index.add(chain, watch_key, pk)
+        for pk, _status, expires_at, monitor_until in await self.store.read(
+            lambda r: r.open_deadlines(now)
+        ):
+            self.deadlines.schedule(pk, expires_at, monitor_until)
+        for name, chain in self.chains.items():
+            height, block_hash = await self.store.read(lambda r, n=name: r.chain_cursor(n))
+            chain.status.processed_height = height
+            chain.status.tip_height = height
+            chain.status.tip_hash = block_hash
+        self.bus.last_sequence = await self.store.read(lambda r: r.last_sequence())
+        log.info("restored %d watched addresses, %d deadlines",
+                 self.index.count(), self.deadlines.pending())
+
+    async def _start_server(self) -> None:
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", 1 << 20),
+                ("grpc.keepalive_time_ms", 30_000),
+                ("grpc.keepalive_timeout_ms", 10_000),
+                ("grpc.http2.max_pings_without_data", 0),
+                ("grpc.keepalive_permit_without_calls", 1),
+            ]
+        )
+        names = add_to_server(self.server, self)
+        health_servicer = health.HealthServicer(experimental_non_blocking=True)
+        self._health = health_servicer
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
+        reflection.enable_server_reflection(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            self.server,
+        )
+        self.bound_port = self.server.add_insecure_port(self.config.listen)
+        if self.bound_port == 0:
+            raise OSError(f"cannot listen on {self.config.listen}")
+        await self.server.start()
+        for name in ("", *names):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._service_names = names
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            for name in ("", *self._service_names):
+                self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            self.bus.close()  # live streams end cleanly
+            await self.server.stop(self.config.grace_seconds)
+        for watcher in reversed(self.watchers):
+            try:
+                await watcher.stop()
+            except Exception:
+                log.exception("error stopping watcher")
+        await self.deadlines.stop()
+        await self.store.close()
+        log.info("coinvoiced stopped")
+
+    async def wait_closed(self) -> None:
+        if self.server is not None:
+            await self.server.wait_for_termination()
+
+
+async def run_until_signalled(app: Application, stop: asyncio.Event) -> None:
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()

@@ -1,0 +1,1 @@
+"""Chain integration: address derivation, payment URIs, and the watchers that talk to nodes."""

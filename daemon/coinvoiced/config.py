@@ -1,0 +1,351 @@
+"""Configuration: a TOML file, validated strictly at start-up.
+
+Every problem is reported as one ConfigError whose message names the key
+("chains[0].xpub: missing"), and the daemon exits non-zero. Unknown keys are
+errors too: a typo must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from .chains.derivation import UTXO_NETWORKS, EvmDeriver, UtxoDeriver
+from .domain.model import Policy, UnresolvedReason
+
+_CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_EVM_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+class ConfigError(Exception):
+    """A configuration problem; str() is the one line shown to the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssetConfig:
+    code: str
+    decimals: int
+    chain: str
+    contract: str | None = None  # ERC-20 contract (lowercase hex); None for the native coin
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    name: str
+    kind: str  # "evm" | "electrum"
+    xpub: str
+    required_confirmations: int
+    assets: tuple[AssetConfig, ...]
+    # evm
+    chain_id: int = 0
+    ws_url: str = ""
+    http_url: str = ""
+    # electrum
+    network: str = ""
+    servers: tuple[str, ...] = ()
+    gap_limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None
+    profile: str
+    listen: str
+    grace_seconds: float
+    data_dir: Path
+    log_level: str
+    log_format: str
+    default_expiry_seconds: int
+    max_expiry_seconds: int
+    monitoring_window_seconds: int
+    policy: Policy
+    fiat: dict[str, int]  # code -> decimals
+    rates_provider: str
+    fixed_rates: dict[tuple[str, str], Fraction]
+    chains: tuple[ChainConfig, ...]
+    assets: dict[str, AssetConfig] = field(default_factory=dict)
+
+    def chain(self, name: str) -> ChainConfig:
+        return next(c for c in self.chains if c.name == name)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "coinvoice.sqlite"
+
+
+class _Section:
+    """Reads keys from one TOML table; unknown keys and bad types name their path."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path or 'config'}: expected a table")
+        self.data = data
+        self.path = path
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.seen.add(name)
+        if name not in self.data:
+            if default is ...:
+                raise ConfigError(f"{self.key(name)}: missing")
+            return default
+        value = self.data[name]
+        if isinstance(value, bool) and kind is not bool:
+            raise ConfigError(f"{self.key(name)}: expected {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise ConfigError(f"{self.key(name)}: expected {_kind_name(kind)}")
+        return value
+
+    def int_in(self, name: str, low: int, high: int, default: Any = ...) -> int:
+        value = self.get(name, int, default)
+        if not low <= value <= high:
+            raise ConfigError(f"{self.key(name)}: must be between {low} and {high}")
+        return value
+
+    def section(self, name: str) -> _Section:
+        return _Section(self.get(name, dict, {}), self.key(name))
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise ConfigError(f"{self.key(unknown[0])}: unknown key")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+             dict: "a table", float: "a number"}
+    if isinstance(kind, tuple):
+        return " or ".join(names.get(k, k.__name__) for k in kind)
+    return names.get(kind, kind.__name__)
+
+
+def _percent(section: _Section, name: str) -> Fraction:
+    raw = section.get(name, (str, int), "0")
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise ConfigError(f"{section.key(name)}: not a decimal number") from None
+    if not value.is_finite() or not 0 <= value <= 100:
+        raise ConfigError(f"{section.key(name)}: must be between 0 and 100")
+    return Fraction(value) / 100
+
+
+def _url(section: _Section, name: str, schemes: tuple[str, ...], default: Any = ...) -> str:
+    value = section.get(name, str, default)
+    if value == "" and default == "":
+        return ""
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.hostname:
+        raise ConfigError(
+            f"{section.key(name)}: {value!r} is not a valid URL ({'/'.join(schemes)}://host:port)"
+        )
+    try:
+        parsed.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ConfigError(f"{section.key(name)}: {value!r} has an invalid port") from None
+    return value
+
+
+def _assets(chain: _Section, chain_name: str, kind: str) -> tuple[AssetConfig, ...]:
+    raw = chain.get("assets", list)
+    if not raw:
+        raise ConfigError(f"{chain.key('assets')}: at least one asset is required")
+    assets = []
+    natives = 0
+    for i, entry in enumerate(raw):
+        s = _Section(entry, f"{chain.key('assets')}[{i}]")
+        code = s.get("code", str)
+        if not _CODE_RE.match(code):
+            raise ConfigError(f"{s.key('code')}: {code!r} must be 2-10 upper-case letters/digits")
+        decimals = s.int_in("decimals", 0, 36)
+        contract = s.get("contract", str, None)
+        if contract is not None:
+            if kind != "evm":
+                raise ConfigError(f"{s.key('contract')}: tokens are only supported on evm chains")
+            if not _EVM_ADDRESS_RE.match(contract):
+                raise ConfigError(f"{s.key('contract')}: {contract!r} is not a 0x address")
+            contract = contract.lower()
+        else:
+            natives += 1
+        s.done()
+        assets.append(AssetConfig(code, decimals, chain_name, contract))
+    if natives > 1:
+        raise ConfigError(f"{chain.key('assets')}: only one native asset (without contract)")
+    return tuple(assets)
+
+
+def _chain(s: _Section) -> ChainConfig:
+    name = s.get("name", str)
+    if not _NAME_RE.match(name):
+        raise ConfigError(f"{s.key('name')}: {name!r} must be lower-case letters, digits, - or _")
+    kind = s.get("kind", str)
+    if kind not in ("evm", "electrum"):
+        raise ConfigError(f"{s.key('kind')}: {kind!r} is not one of evm, electrum")
+    xpub = s.get("xpub", str)
+    confirmations = s.int_in("required_confirmations", 1, 1000, 1 if kind == "evm" else 2)
+    assets = _assets(s, name, kind)
+    if kind == "evm":
+        try:
+            EvmDeriver(xpub)
+        except Exception as exc:
+            raise ConfigError(f"{s.key('xpub')}: not a usable extended public key ({exc})") from None
+        chain = ChainConfig(
+            name=name, kind=kind, xpub=xpub, required_confirmations=confirmations, assets=assets,
+            chain_id=s.int_in("chain_id", 1, 2**53),
+            ws_url=_url(s, "ws_url", ("ws", "wss")),
+            http_url=_url(s, "http_url", ("http", "https"), ""),
+        )
+    else:
+        network = s.get("network", str)
+        if network not in UTXO_NETWORKS:
+            raise ConfigError(
+                f"{s.key('network')}: {network!r} is not one of {', '.join(UTXO_NETWORKS)}"
+            )
+        try:
+            UtxoDeriver(xpub, network)
+        except Exception as exc:
+            raise ConfigError(f"{s.key('xpub')}: not a usable extended public key ({exc})") from None
+        servers = s.get("servers", list)
+        if not servers:
+            raise ConfigError(f"{s.key('servers')}: at least one server is required")
+        for i, server in enumerate(servers):
+            sub = _Section({"url": server}, f"{s.key('servers')}[{i}]")
+            _url(sub, "url", ("tcp", "ssl"))
+        chain = ChainConfig(
+            name=name, kind=kind, xpub=xpub, required_confirmations=confirmations, assets=assets,
+            network=network, servers=tuple(servers),
+            gap_limit=s.int_in("gap_limit", 1, 100_000, 20),
+        )
+    s.done()
+    return chain
+
+
+def parse(data: dict[str, Any], path: Path | None = None) -> Config:
+    root = _Section(data, "")
+    profile = root.get("profile", str, "dev")
+
+    server = root.section("server")
+    listen = server.get("listen", str, "127.0.0.1:50051")
+    if not re.match(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$", listen):
+        raise ConfigError(f"server.listen: {listen!r} is not host:port")
+    grace = server.int_in("grace_seconds", 0, 300, 5)
+    server.done()
+
+    storage = root.section("storage")
+    data_dir = Path(storage.get("data_dir", str, "./data"))
+    if path is not None and not data_dir.is_absolute():
+        data_dir = (path.parent / data_dir).resolve()
+    storage.done()
+
+    logging_ = root.section("logging")
+    log_level = logging_.get("level", str, "info").lower()
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"logging.level: {log_level!r} is not debug/info/warning/error")
+    log_format = logging_.get("format", str, "text")
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"logging.format: {log_format!r} is not text or json")
+    logging_.done()
+
+    inv = root.section("invoices")
+    default_expiry = inv.int_in("default_expiry_seconds", 60, 30 * 86400, 900)
+    max_expiry = inv.int_in("max_expiry_seconds", 60, 365 * 86400, 30 * 86400)
+    window = inv.int_in("monitoring_window_seconds", 0, 365 * 86400, 86400)
+    under = _percent(inv, "underpaid_tolerance_percent")
+    over = _percent(inv, "overpaid_tolerance_percent")
+    auto_raw = inv.get("auto_accept", list, [])
+    auto: set[UnresolvedReason] = set()
+    for i, item in enumerate(auto_raw):
+        choices = {"paid_late": UnresolvedReason.PAID_LATE, "overpaid": UnresolvedReason.OVERPAID}
+        if item not in choices:
+            raise ConfigError(f"invoices.auto_accept[{i}]: {item!r} is not paid_late or overpaid")
+        auto.add(choices[item])
+    inv.done()
+
+    fiat_section = root.section("fiat")
+    fiat: dict[str, int] = {}
+    for code in list(fiat_section.data) or []:
+        if not _CODE_RE.match(code):
+            raise ConfigError(f"fiat.{code}: fiat codes are upper-case, such as USD")
+        fiat[code] = fiat_section.int_in(code, 0, 8)
+    fiat_section.done()
+    if not fiat_section.data:
+        fiat = {"USD": 2, "EUR": 2}
+
+    chains_raw = root.get("chains", list, [])
+    chains = tuple(_chain(_Section(c, f"chains[{i}]")) for i, c in enumerate(chains_raw))
+    assets: dict[str, AssetConfig] = {}
+    names: set[str] = set()
+    for i, chain in enumerate(chains):
+        if chain.name in names:
+            raise ConfigError(f"chains[{i}].name: {chain.name!r} is used twice")
+        names.add(chain.name)
+        for asset in chain.assets:
+            if asset.code in assets or asset.code in fiat:
+                raise ConfigError(f"chains[{i}].assets: code {asset.code!r} is used twice")
+            assets[asset.code] = asset
+
+    rates = root.section("rates")
+    provider = rates.get("provider", str, "fixed")
+    if provider != "fixed":
+        raise ConfigError(f"rates.provider: {provider!r} is not a known provider (fixed)")
+    fixed_section = rates.section("fixed")
+    fixed: dict[tuple[str, str], Fraction] = {}
+    for pair in list(fixed_section.data):
+        key = fixed_section.key(f'"{pair}"')
+        base, _, quote = pair.partition("/")
+        if base not in assets:
+            raise ConfigError(f"{key}: unknown asset {base!r}")
+        if quote not in fiat and quote not in assets:
+            raise ConfigError(f"{key}: unknown currency {quote!r}")
+        raw = fixed_section.get(pair, (str, int))
+        try:
+            value = Decimal(str(raw))
+        except InvalidOperation:
+            raise ConfigError(f"{key}: not a decimal number") from None
+        if not value.is_finite() or value <= 0:
+            raise ConfigError(f"{key}: must be a positive decimal")
+        fixed[(base, quote)] = Fraction(value)
+    fixed_section.done()
+    rates.done()
+    root.done()
+
+    return Config(
+        path=path,
+        profile=profile,
+        listen=listen,
+        grace_seconds=grace,
+        data_dir=data_dir,
+        log_level=log_level,
+        log_format=log_format,
+        default_expiry_seconds=default_expiry,
+        max_expiry_seconds=max_expiry,
+        monitoring_window_seconds=window,
+        policy=Policy(under, over, frozenset(auto)),
+        fiat=fiat,
+        rates_provider=provider,
+        fixed_rates=fixed,
+        chains=chains,
+        assets=assets,
+    )
+
+
+def load(path: Path) -> Config:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse(data, path)

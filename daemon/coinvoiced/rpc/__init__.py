@@ -1,0 +1,1 @@
+"""gRPC servicers: translate protobuf to and from the application services."""

@@ -1,0 +1,152 @@
+"""InvoiceService and NodeService servicers: protobuf in, application services, protobuf out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import grpc
+from coinvoice.v1 import invoice_pb2 as pb
+from coinvoice.v1 import invoice_pb2_grpc as pb_grpc
+
+from .. import __version__
+from ..app import validation
+from ..app.bus import follow
+from ..app.invoices import CreateRequest, ListRequest, UpdateRequest
+from ..domain.errors import InvalidArgument
+from . import convert
+from .errors import streaming, unary
+
+if TYPE_CHECKING:
+    from ..app.application import Application
+
+
+class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
+    def __init__(self, app: Application) -> None:
+        self.app = app
+        self.invoices = app.invoices
+
+    def _reply(self, invoice) -> pb.Invoice:  # noqa: ANN001
+        return convert.invoice(self.invoices.view(invoice))
+
+    @unary
+    async def CreateInvoice(self, request: pb.CreateInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+        invoice = await self.invoices.create(
+            CreateRequest(
+                amount=request.amount,
+                currency=request.currency,
+                accepted_assets=list(request.accepted_assets),
+                tracking_id=request.tracking_id,
+                label=request.label,
+                expires_in_seconds=request.expires_in_seconds,
+                required_confirmations=request.required_confirmations,
+                metadata=dict(request.metadata),
+                request_id=request.request_id,
+            )
+        )
+        return self._reply(invoice)
+
+    @unary
+    async def GetInvoice(self, request: pb.GetInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+        return self._reply(await self.invoices.get(request.id, request.tracking_id))
+
+    @unary
+    async def ListInvoices(  # noqa: N802
+        self, request: pb.ListInvoicesRequest, context  # noqa: ANN001
+    ) -> pb.ListInvoicesResponse:
+        invoices, token = await self.invoices.list(
+            ListRequest(
+                statuses=list(request.statuses),
+                created_after=convert.from_timestamp(request.created_after)
+                if request.HasField("created_after") else None,
+                created_before=convert.from_timestamp(request.created_before)
+                if request.HasField("created_before") else None,
+                tracking_id=request.tracking_id,
+                page_size=request.page_size,
+                page_token=request.page_token,
+            )
+        )
+        return pb.ListInvoicesResponse(
+            invoices=[self._reply(i) for i in invoices], next_page_token=token
+        )
+
+    @unary
+    async def UpdateInvoice(self, request: pb.UpdateInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+        invoice = await self.invoices.update(
+            UpdateRequest(
+                id=request.id,
+                update_mask=list(request.update_mask),
+                label=request.label,
+                tracking_id=request.tracking_id,
+                metadata=dict(request.metadata),
+                expires_in_seconds=request.expires_in_seconds,
+                amount=request.amount,
+            )
+        )
+        return self._reply(invoice)
+
+    @unary
+    async def CancelInvoice(self, request: pb.CancelInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+        return self._reply(await self.invoices.cancel(request.id))
+
+    @unary
+    async def ResolveInvoice(self, request: pb.ResolveInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+        return self._reply(
+            await self.invoices.resolve(request.id, request.resolution, request.note)
+        )
+
+    @streaming
+    async def StreamEvents(  # noqa: N802
+        self, request: pb.StreamEventsRequest, context  # noqa: ANN001
+    ) -> AsyncIterator[pb.InvoiceEvent]:
+        invoice_id = request.invoice_id or None
+        if invoice_id is not None:
+            validation.invoice_id("invoice_id", invoice_id)
+        if request.after_sequence > 2**63 - 1:
+            raise InvalidArgument("after_sequence", "out of range")
+        async for stored in follow(
+            self.app.store, self.app.bus, request.after_sequence, invoice_id
+        ):
+            yield convert.event(stored)
+
+
+class NodeServicer(pb_grpc.NodeServiceServicer):
+    def __init__(self, app: Application) -> None:
+        self.app = app
+
+    @unary
+    async def GetInfo(self, request: pb.GetInfoRequest, context) -> pb.GetInfoResponse:  # noqa: ANN001, N802
+        chains = []
+        for chain in self.app.chains.values():
+            status = chain.status
+            tip = status.tip_height or 0
+            processed = status.processed_height or 0
+            chains.append(
+                pb.ChainInfo(
+                    name=chain.name,
+                    kind=chain.config.kind,
+                    connected=status.connected,
+                    tip_height=tip,
+                    processed_height=processed,
+                    lag=max(0, tip - processed),
+                    assets=[a.code for a in chain.config.assets],
+                    state=status.state,
+                    endpoint=status.endpoint,
+                )
+            )
+        return pb.GetInfoResponse(
+            version=__version__,
+            profile=self.app.config.profile,
+            chains=chains,
+            last_event_sequence=self.app.bus.last_sequence,
+        )
+
+
+def add_to_server(server: grpc.aio.Server, app: Application) -> list[str]:
+    """Register the servicers; return their full service names (for reflection/health)."""
+    pb_grpc.add_InvoiceServiceServicer_to_server(InvoiceServicer(app), server)
+    pb_grpc.add_NodeServiceServicer_to_server(NodeServicer(app), server)
+    return [
+        pb.DESCRIPTOR.services_by_name["InvoiceService"].full_name,
+        pb.DESCRIPTOR.services_by_name["NodeService"].full_name,
+    ]

@@ -1,0 +1,120 @@
+"""Versioned schema migrations, applied in order at start-up inside one transaction each.
+
+Append new migrations to MIGRATIONS; never edit one that has shipped.
+Amounts are TEXT: wei values overflow sqlite's 64-bit INTEGER.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: initial schema
+    """
+    CREATE TABLE invoices (
+        pk INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        tracking_id TEXT UNIQUE,
+        request_id TEXT UNIQUE,
+        status INTEGER NOT NULL,
+        reason INTEGER NOT NULL DEFAULT 0,
+        currency TEXT NOT NULL,
+        currency_decimals INTEGER NOT NULL,
+        amount TEXT,
+        label TEXT NOT NULL DEFAULT '',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        options TEXT NOT NULL,
+        required_confirmations INTEGER,
+        resolved INTEGER NOT NULL DEFAULT 0,
+        cancelled INTEGER NOT NULL DEFAULT 0,
+        resolution_note TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        monitor_until INTEGER NOT NULL
+    );
+    CREATE INDEX invoices_created ON invoices (created_at DESC, pk DESC);
+    CREATE INDEX invoices_status_created ON invoices (status, created_at DESC, pk DESC);
+    CREATE INDEX invoices_monitor ON invoices (monitor_until);
+
+    CREATE TABLE payments (
+        chain TEXT NOT NULL,
+        txid TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        invoice_pk INTEGER NOT NULL REFERENCES invoices (pk),
+        asset TEXT NOT NULL,
+        address TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL,
+        late INTEGER NOT NULL,
+        required_confirmations INTEGER NOT NULL,
+        height INTEGER,
+        block_hash TEXT,
+        PRIMARY KEY (chain, txid, idx)
+    );
+    CREATE INDEX payments_invoice ON payments (invoice_pk);
+    CREATE INDEX payments_chain_state ON payments (chain, state);
+    CREATE INDEX payments_block ON payments (chain, block_hash);
+
+    CREATE TABLE addresses (
+        chain TEXT NOT NULL,
+        watch_key BLOB NOT NULL,
+        address TEXT NOT NULL,
+        invoice_pk INTEGER NOT NULL REFERENCES invoices (pk),
+        derivation_index INTEGER NOT NULL,
+        PRIMARY KEY (chain, watch_key)
+    );
+    CREATE INDEX addresses_invoice ON addresses (invoice_pk);
+
+    CREATE TABLE chains (
+        name TEXT PRIMARY KEY,
+        next_index INTEGER NOT NULL DEFAULT 0,
+        processed_height INTEGER,
+        processed_hash TEXT
+    );
+
+    CREATE TABLE blocks (
+        chain TEXT NOT NULL,
+        height INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        parent_hash TEXT NOT NULL,
+        PRIMARY KEY (chain, height)
+    );
+
+    CREATE TABLE events (
+        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+        invoice_id TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        payload BLOB NOT NULL
+    );
+    CREATE INDEX events_invoice ON events (invoice_id, sequence);
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations; return the resulting schema version."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    version = row[0] if row else 0
+    if row is None:
+        conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this coinvoiced "
+            f"({len(MIGRATIONS)}); refusing to start"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("UPDATE schema_version SET version = ?", (number,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
