@@ -38,8 +38,7 @@ async def _serve(config_path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="coinvoiced", description="coinvoice daemon")
     parser.add_argument("--config", required=True, type=Path, help="path to the TOML config")
-    parser.add_argument("--check-config", action="store_true",
-                        help="validate the config and exit")
+    parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
     parser.add_argument("--version", action="version", version=f"coinvoiced {__version__}")
     args = parser.parse_args(argv)
     try:

@@ -122,8 +122,14 @@ class _Section:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
-             dict: "a table", float: "a number"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+        float: "a number",
+    }
     if isinstance(kind, tuple):
         return " or ".join(names.get(k, k.__name__) for k in kind)
     return names.get(kind, kind.__name__)
@@ -198,9 +204,15 @@ def _chain(s: _Section) -> ChainConfig:
         try:
             EvmDeriver(xpub)
         except Exception as exc:
-            raise ConfigError(f"{s.key('xpub')}: not a usable extended public key ({exc})") from None
+            raise ConfigError(
+                f"{s.key('xpub')}: not a usable extended public key ({exc})"
+            ) from None
         chain = ChainConfig(
-            name=name, kind=kind, xpub=xpub, required_confirmations=confirmations, assets=assets,
+            name=name,
+            kind=kind,
+            xpub=xpub,
+            required_confirmations=confirmations,
+            assets=assets,
             chain_id=s.int_in("chain_id", 1, 2**53),
             ws_url=_url(s, "ws_url", ("ws", "wss")),
             http_url=_url(s, "http_url", ("http", "https"), ""),
@@ -214,7 +226,9 @@ def _chain(s: _Section) -> ChainConfig:
         try:
             UtxoDeriver(xpub, network)
         except Exception as exc:
-            raise ConfigError(f"{s.key('xpub')}: not a usable extended public key ({exc})") from None
+            raise ConfigError(
+                f"{s.key('xpub')}: not a usable extended public key ({exc})"
+            ) from None
         servers = s.get("servers", list)
         if not servers:
             raise ConfigError(f"{s.key('servers')}: at least one server is required")
@@ -222,8 +236,13 @@ def _chain(s: _Section) -> ChainConfig:
             sub = _Section({"url": server}, f"{s.key('servers')}[{i}]")
             _url(sub, "url", ("tcp", "ssl"))
         chain = ChainConfig(
-            name=name, kind=kind, xpub=xpub, required_confirmations=confirmations, assets=assets,
-            network=network, servers=tuple(servers),
+            name=name,
+            kind=kind,
+            xpub=xpub,
+            required_confirmations=confirmations,
+            assets=assets,
+            network=network,
+            servers=tuple(servers),
             gap_limit=s.int_in("gap_limit", 1, 100_000, 20),
         )
     s.done()

@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ..chains.matcher import AddressIndex
 from ..chains.registry import Chain, Watcher
+from ..chains.watchers import build_watchers
 from ..config import Config
 from ..rates import FixedRates, RateProvider
 from ..rpc.services import add_to_server
@@ -41,10 +42,15 @@ class Application:
         self.payments = PaymentProcessor(config, self.store, self.index, self.chains)
         self.deadlines = Deadlines(self.payments.on_deadline)
         self.invoices = InvoiceManager(
-            config, self.store, self.chains, self.rates, self.index, self.deadlines,
+            config,
+            self.store,
+            self.chains,
+            self.rates,
+            self.index,
+            self.deadlines,
             self.payments.tips,
         )
-        self.watchers: list[Watcher] = []
+        self.watchers: list[Watcher] = build_watchers(self)
         self.server: grpc.aio.Server | None = None
         self.bound_port: int = 0
 
@@ -73,8 +79,11 @@ class Application:
             chain.status.tip_height = height
             chain.status.tip_hash = block_hash
         self.bus.last_sequence = await self.store.read(lambda r: r.last_sequence())
-        log.info("restored %d watched addresses, %d deadlines",
-                 self.index.count(), self.deadlines.pending())
+        log.info(
+            "restored %d watched addresses, %d deadlines",
+            self.index.count(),
+            self.deadlines.pending(),
+        )
 
     async def _start_server(self) -> None:
         self.server = grpc.aio.server(
@@ -91,8 +100,11 @@ class Application:
         self._health = health_servicer
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
         reflection.enable_server_reflection(
-            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [
+                *names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             self.server,
         )
         self.bound_port = self.server.add_insecure_port(self.config.listen)

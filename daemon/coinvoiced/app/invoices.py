@@ -115,8 +115,10 @@ class InvoiceManager:
             validation.identifier("tracking_id", tracking_id)
             found = await self.store.read(lambda r: r.invoice_by_tracking_id(tracking_id))
         if found is None:
-            raise NotFound(f"no invoice with {'id' if invoice_id else 'tracking_id'} "
-                           f"{(invoice_id or tracking_id)!r}")
+            raise NotFound(
+                f"no invoice with {'id' if invoice_id else 'tracking_id'} "
+                f"{(invoice_id or tracking_id)!r}"
+            )
         return found
 
     async def list(self, req: ListRequest) -> tuple[list[Invoice], str]:
@@ -134,14 +136,17 @@ class InvoiceManager:
         ):
             raise InvalidArgument("created_before", "must be later than created_after")
         fingerprint = hashlib.sha256(
-            orjson.dumps([sorted(req.statuses), req.created_after, req.created_before,
-                          tracking_id])
+            orjson.dumps([sorted(req.statuses), req.created_after, req.created_before, tracking_id])
         ).hexdigest()[:12]
         cursor = _decode_page_token(req.page_token, fingerprint) if req.page_token else None
         invoices = await self.store.read(
             lambda r: r.list_invoices(
-                sorted(set(req.statuses)), req.created_after, req.created_before,
-                tracking_id, cursor, page_size + 1,
+                sorted(set(req.statuses)),
+                req.created_after,
+                req.created_before,
+                tracking_id,
+                cursor,
+                page_size + 1,
             )
         )
         next_token = ""
@@ -201,8 +206,9 @@ class InvoiceManager:
                     addresses[asset.chain] = address.address
                     watch.append((asset.chain, address.watch_key))
                     derived.append((asset.chain, address.watch_key, address.address, index))
-                invoice.options.append(self._option(invoice, code, addresses[asset.chain],
-                                                    rates.get(code)))
+                invoice.options.append(
+                    self._option(invoice, code, addresses[asset.chain], rates.get(code))
+                )
             tx.insert_invoice(invoice)
             for chain_name, watch_key, address_text, index in derived:
                 tx.insert_address(chain_name, watch_key, address_text, invoice.pk, index)
@@ -344,8 +350,9 @@ class InvoiceManager:
             raise InvalidArgument("update_mask", "name at least one field to update")
         for name in req.update_mask:
             if name not in UPDATABLE:
-                raise InvalidArgument("update_mask", f"{name[:40]!r} is not one of "
-                                      f"{', '.join(UPDATABLE)}")
+                raise InvalidArgument(
+                    "update_mask", f"{name[:40]!r} is not one of {', '.join(UPDATABLE)}"
+                )
         mask = set(req.update_mask)
         label = validation.text("label", req.label, 256) if "label" in mask else None
         tracking_id = validation.identifier("tracking_id", req.tracking_id)
@@ -366,15 +373,14 @@ class InvoiceManager:
                 if not invoice.currency:
                     raise InvalidArgument("amount", "the invoice has no currency")
                 validation.text("amount", req.amount, 64)
-                invoice.amount = money.parse_amount(
-                    req.amount, invoice.currency_decimals, "amount"
-                )
+                invoice.amount = money.parse_amount(req.amount, invoice.currency_decimals, "amount")
                 invoice.options = [
                     self._option(invoice, o.asset, o.address, o.rate) for o in invoice.options
                 ]
                 if any(o.rate is None for o in invoice.options):
-                    raise InvalidArgument("amount", "an open invoice without rates "
-                                          "cannot be given an amount")
+                    raise InvalidArgument(
+                        "amount", "an open invoice without rates cannot be given an amount"
+                    )
             if "expires_in_seconds" in mask:
                 ledger.require_unpaid(invoice, "expiry")
                 invoice.expires_at = now + req.expires_in_seconds * SECOND

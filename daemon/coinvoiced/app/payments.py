@@ -70,8 +70,9 @@ class PaymentProcessor:
             tx.append_events(invoice, events, now, tips)
         return invoice
 
-    def _record(self, tx: Tx, by_invoice: dict[int, list[Transfer]], now: int,
-                tips: dict[str, int]) -> set[int]:
+    def _record(
+        self, tx: Tx, by_invoice: dict[int, list[Transfer]], now: int, tips: dict[str, int]
+    ) -> set[int]:
         policy = self.config.policy
 
         def change_for(transfers: list[Transfer]) -> Callable[[Invoice], list[PendingEvent]]:
@@ -87,8 +88,7 @@ class PaymentProcessor:
             self._apply(tx, pk, now, tips, change_for(transfers))
         return set(by_invoice)
 
-    def _confirm(self, tx: Tx, chain: str, now: int, tips: dict[str, int],
-                 skip: set[int]) -> None:
+    def _confirm(self, tx: Tx, chain: str, now: int, tips: dict[str, int], skip: set[int]) -> None:
         policy = self.config.policy
         for pk in tx.unconfirmed_payment_invoices(chain):
             if pk not in skip:
@@ -145,7 +145,10 @@ class PaymentProcessor:
             now = now_us()
             for pk in tx.invoices_in_block(chain, block_hash):
                 self._apply(
-                    tx, pk, now, tips,
+                    tx,
+                    pk,
+                    now,
+                    tips,
                     lambda inv: ledger.orphan_payments(
                         inv, chain, now, tips, policy, block_hash=block_hash
                     ),
@@ -179,7 +182,10 @@ class PaymentProcessor:
             now = now_us()
             for pk in tx.invoices_with_transaction(chain, txid):
                 self._apply(
-                    tx, pk, now, tips,
+                    tx,
+                    pk,
+                    now,
+                    tips,
                     lambda inv: ledger.orphan_payments(inv, chain, now, tips, policy, txid=txid),
                 )
 

@@ -100,7 +100,9 @@ class UtxoDeriver:
         raw = Base58Decoder.CheckDecode(xpub)
         entry = _BTC_KEY_VERSIONS.get(raw[:4])
         if entry is None:
-            raise ValueError("unknown extended key version (expected zpub/vpub/ypub/upub/xpub/tpub)")
+            raise ValueError(
+                "unknown extended key version (expected zpub/vpub/ypub/upub/xpub/tpub)"
+            )
         self.script_type, private_version = entry
         self._external = _external_chain(xpub, Bip32KeyNetVersions(raw[:4], private_version))
 

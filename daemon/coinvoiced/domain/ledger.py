@@ -275,9 +275,7 @@ def cancel(invoice: Invoice, now: int, tips: Tips, policy: Policy) -> list[Pendi
     return settle(invoice, now, tips, policy)
 
 
-def resolve(
-    invoice: Invoice, resolution: Resolution, note: str, now: int
-) -> list[PendingEvent]:
+def resolve(invoice: Invoice, resolution: Resolution, note: str, now: int) -> list[PendingEvent]:
     if invoice.status is not InvoiceStatus.UNRESOLVED:
         raise FailedPrecondition(
             f"invoice {invoice.id} is {invoice.status.name}; only UNRESOLVED invoices "

@@ -71,9 +71,7 @@ def ceil_div(numerator: int, denominator: int) -> int:
     return -(-numerator // denominator)
 
 
-def asset_due(
-    amount: int, currency_decimals: int, rate: Fraction, asset_decimals: int
-) -> int:
+def asset_due(amount: int, currency_decimals: int, rate: Fraction, asset_decimals: int) -> int:
     """Asset base units due for `amount` currency base units at `rate`.
 
     `rate` is the price of one whole asset unit in whole currency units. The
@@ -83,9 +81,7 @@ def asset_due(
     return ceil_div(exact.numerator, exact.denominator)
 
 
-def currency_value(
-    units: int, asset_decimals: int, rate: Fraction, currency_decimals: int
-) -> int:
+def currency_value(units: int, asset_decimals: int, rate: Fraction, currency_decimals: int) -> int:
     """Currency base units that `units` of an asset are worth at `rate`, rounded down."""
     exact = Fraction(units, 10**asset_decimals) * rate * 10**currency_decimals
     return exact.numerator // exact.denominator

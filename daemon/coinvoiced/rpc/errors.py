@@ -58,7 +58,9 @@ def streaming(
     fn: Callable[[Any, Any, grpc.aio.ServicerContext], AsyncIterator[R]],
 ) -> Callable[[Any, Any, grpc.aio.ServicerContext], AsyncIterator[R]]:
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[R]:
+    async def wrapper(
+        self: Any, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[R]:
         try:
             async for item in fn(self, request, context):
                 yield item

@@ -26,11 +26,11 @@ class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
         self.app = app
         self.invoices = app.invoices
 
-    def _reply(self, invoice) -> pb.Invoice:  # noqa: ANN001
+    def _reply(self, invoice) -> pb.Invoice:
         return convert.invoice(self.invoices.view(invoice))
 
     @unary
-    async def CreateInvoice(self, request: pb.CreateInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+    async def CreateInvoice(self, request: pb.CreateInvoiceRequest, context) -> pb.Invoice:
         invoice = await self.invoices.create(
             CreateRequest(
                 amount=request.amount,
@@ -47,20 +47,22 @@ class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
         return self._reply(invoice)
 
     @unary
-    async def GetInvoice(self, request: pb.GetInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+    async def GetInvoice(self, request: pb.GetInvoiceRequest, context) -> pb.Invoice:
         return self._reply(await self.invoices.get(request.id, request.tracking_id))
 
     @unary
-    async def ListInvoices(  # noqa: N802
-        self, request: pb.ListInvoicesRequest, context  # noqa: ANN001
+    async def ListInvoices(
+        self, request: pb.ListInvoicesRequest, context
     ) -> pb.ListInvoicesResponse:
         invoices, token = await self.invoices.list(
             ListRequest(
                 statuses=list(request.statuses),
                 created_after=convert.from_timestamp(request.created_after)
-                if request.HasField("created_after") else None,
+                if request.HasField("created_after")
+                else None,
                 created_before=convert.from_timestamp(request.created_before)
-                if request.HasField("created_before") else None,
+                if request.HasField("created_before")
+                else None,
                 tracking_id=request.tracking_id,
                 page_size=request.page_size,
                 page_token=request.page_token,
@@ -71,7 +73,7 @@ class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
         )
 
     @unary
-    async def UpdateInvoice(self, request: pb.UpdateInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+    async def UpdateInvoice(self, request: pb.UpdateInvoiceRequest, context) -> pb.Invoice:
         invoice = await self.invoices.update(
             UpdateRequest(
                 id=request.id,
@@ -86,18 +88,18 @@ class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
         return self._reply(invoice)
 
     @unary
-    async def CancelInvoice(self, request: pb.CancelInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+    async def CancelInvoice(self, request: pb.CancelInvoiceRequest, context) -> pb.Invoice:
         return self._reply(await self.invoices.cancel(request.id))
 
     @unary
-    async def ResolveInvoice(self, request: pb.ResolveInvoiceRequest, context) -> pb.Invoice:  # noqa: ANN001, N802
+    async def ResolveInvoice(self, request: pb.ResolveInvoiceRequest, context) -> pb.Invoice:
         return self._reply(
             await self.invoices.resolve(request.id, request.resolution, request.note)
         )
 
     @streaming
-    async def StreamEvents(  # noqa: N802
-        self, request: pb.StreamEventsRequest, context  # noqa: ANN001
+    async def StreamEvents(
+        self, request: pb.StreamEventsRequest, context
     ) -> AsyncIterator[pb.InvoiceEvent]:
         invoice_id = request.invoice_id or None
         if invoice_id is not None:
@@ -115,7 +117,7 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
         self.app = app
 
     @unary
-    async def GetInfo(self, request: pb.GetInfoRequest, context) -> pb.GetInfoResponse:  # noqa: ANN001, N802
+    async def GetInfo(self, request: pb.GetInfoRequest, context) -> pb.GetInfoResponse:
         chains = []
         for chain in self.app.chains.values():
             status = chain.status

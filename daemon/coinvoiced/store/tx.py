@@ -200,9 +200,7 @@ class Reader:
             invoice.payments = self._payments(invoice.pk)
         return invoices
 
-    def events_after(
-        self, after: int, invoice_id: str | None, limit: int
-    ) -> list[StoredEvent]:
+    def events_after(self, after: int, invoice_id: str | None, limit: int) -> list[StoredEvent]:
         if invoice_id:
             rows = self.conn.execute(
                 "SELECT sequence, type, invoice_id, created_at, payload FROM events "
@@ -312,9 +310,19 @@ class Tx(Reader):
             "height=excluded.height, block_hash=excluded.block_hash",
             [
                 (
-                    invoice.pk, p.chain, p.txid, p.index, p.asset, p.address, str(p.amount),
-                    int(p.state), p.seen_at, int(p.late), p.required_confirmations,
-                    p.height, p.block_hash,
+                    invoice.pk,
+                    p.chain,
+                    p.txid,
+                    p.index,
+                    p.asset,
+                    p.address,
+                    str(p.amount),
+                    int(p.state),
+                    p.seen_at,
+                    int(p.late),
+                    p.required_confirmations,
+                    p.height,
+                    p.block_hash,
                 )
                 for p in invoice.payments
             ],

@@ -1,0 +1,1 @@
+"""Test support: real daemon processes, real nodes, free ports, condition waits."""
