@@ -85,6 +85,10 @@ def paid_value(invoice: Invoice, payments: Iterable[Payment]) -> int | None:
     return total
 
 
+def _confirmed_coverage(invoice: Invoice) -> Fraction:
+    return coverage(invoice, (p for p in invoice.payments if p.state is PaymentState.CONFIRMED))
+
+
 def derive_status(
     invoice: Invoice, now: int, policy: Policy
 ) -> tuple[InvoiceStatus, UnresolvedReason]:
@@ -170,8 +174,9 @@ def settle(
     if (
         status is InvoiceStatus.UNRESOLVED
         and reason in policy.auto_accept
-        and reason is not UnresolvedReason.UNDERPAID
+        and _confirmed_coverage(invoice) >= 1 - policy.underpaid_tolerance
     ):
+        # Automatic rules accept only money that is confirmed and enough.
         invoice.resolved = True
         _set_status(invoice, InvoiceStatus.PAID, reason, now, events, EventType.INVOICE_RESOLVED)
     return events
