@@ -64,6 +64,8 @@ class DerivedAddress:
 
 
 def _external_chain(xpub: str, versions: Bip32KeyNetVersions | None = None) -> Bip32Base:
+    if xpub[1:4] == "prv":
+        raise ValueError("an extended private key was given; coinvoice needs the public key")
     node = (
         Bip32Secp256k1.FromExtendedKey(xpub, versions)
         if versions
@@ -76,8 +78,6 @@ def _external_chain(xpub: str, versions: Bip32KeyNetVersions | None = None) -> B
 
 class EvmDeriver:
     def __init__(self, xpub: str) -> None:
-        if not xpub.startswith("xpub"):
-            raise ValueError("EVM chains take a BIP44 account xpub (m/44'/60'/N')")
         self._external = _external_chain(xpub)
 
     def derive(self, index: int) -> DerivedAddress:
@@ -97,7 +97,10 @@ class UtxoDeriver:
         from bip_utils import Base58Decoder
 
         self.network = UTXO_NETWORKS[network]
-        raw = Base58Decoder.CheckDecode(xpub)
+        try:
+            raw = Base58Decoder.CheckDecode(xpub)
+        except Exception as exc:  # bip_utils raises its own checksum/encoding errors
+            raise ValueError(f"not a base58check extended key ({exc})") from None
         entry = _BTC_KEY_VERSIONS.get(raw[:4])
         if entry is None:
             raise ValueError(
