@@ -276,6 +276,16 @@ class Reader:
             (chain, limit),
         ).fetchall()
 
+    def first_invoice_created(self, chain: str) -> int | None:
+        """created_at of the oldest invoice with an address on `chain` (None if none): a
+        watcher without a cursor must not start scanning after it."""
+        row = self.conn.execute(
+            "SELECT MIN(i.created_at) FROM addresses a JOIN invoices i ON i.pk = a.invoice_pk "
+            "WHERE a.chain = ?",
+            (chain,),
+        ).fetchone()
+        return row[0]
+
 
 class Tx(Reader):
     """Writes inside the current transaction. Events appended here are published to
