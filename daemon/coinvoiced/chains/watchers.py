@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .evm import EvmWatcher
 from .registry import Watcher
 
 if TYPE_CHECKING:
@@ -14,9 +15,12 @@ if TYPE_CHECKING:
 
 def build_watchers(app: Application) -> list[Watcher]:
     watchers: list[Watcher] = []
+    positions = {c.name: i for i, c in enumerate(app.config.chains)}
     for chain in app.chains.values():
         if chain.config.kind == "evm":
-            pass  # EVM watcher: issue 3
+            watchers.append(
+                EvmWatcher(chain, positions[chain.name], app.payments, app.store, app.index)
+            )
         else:
             chain.status.state = "no watcher (Electrum support is not built yet)"
     return watchers
