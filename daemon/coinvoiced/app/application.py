@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ..chains.address_pool import AddressPool
 from ..chains.matcher import AddressIndex
 from ..chains.registry import Chain, Watcher
 from ..chains.watchers import build_watchers
@@ -41,12 +42,14 @@ class Application:
         self.rates = rates or FixedRates(config.fixed_rates)
         self.payments = PaymentProcessor(config, self.store, self.index, self.chains)
         self.deadlines = Deadlines(self.payments.on_deadline)
+        self.address_pool = AddressPool(self.chains)
         self.invoices = InvoiceManager(
             config,
             self.store,
             self.chains,
             self.rates,
             self.index,
+            self.address_pool,
             self.deadlines,
             self.payments.tips,
         )
@@ -79,6 +82,8 @@ class Application:
             chain.status.tip_height = height
             chain.status.tip_hash = block_hash
         self.bus.last_sequence = await self.store.read(lambda r: r.last_sequence())
+        next_indexes = await self.store.read(lambda r: r.next_indexes())
+        self.address_pool.start({name: next_indexes.get(name, 0) for name in self.chains})
         log.info(
             "restored %d watched addresses, %d deadlines",
             self.index.count(),
@@ -96,7 +101,8 @@ class Application:
             ]
         )
         names = add_to_server(self.server, self)
-        health_servicer = health.HealthServicer(experimental_non_blocking=True)
+        # The asyncio servicer: the sync one would run every Check in a thread pool.
+        health_servicer = health.aio.HealthServicer()
         self._health = health_servicer
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
         reflection.enable_server_reflection(
@@ -112,13 +118,12 @@ class Application:
             raise OSError(f"cannot listen on {self.config.listen}")
         await self.server.start()
         for name in ("", *names):
-            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._service_names = names
 
     async def stop(self) -> None:
         if self.server is not None:
-            for name in ("", *self._service_names):
-                self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            await self._health.enter_graceful_shutdown()  # every service NOT_SERVING
             self.bus.close()  # live streams end cleanly
             await self.server.stop(self.config.grace_seconds)
         for watcher in reversed(self.watchers):
@@ -127,6 +132,7 @@ class Application:
             except Exception:
                 log.exception("error stopping watcher")
         await self.deadlines.stop()
+        await self.address_pool.stop()
         await self.store.close()
         log.info("coinvoiced stopped")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ..chains.address_pool import AddressPool
 from ..chains.matcher import AddressIndex
 from ..chains.registry import Chain
 from ..config import Config
@@ -89,6 +90,7 @@ class InvoiceManager:
         chains: dict[str, Chain],
         rates: RateProvider,
         index: AddressIndex,
+        pool: AddressPool,
         deadlines: Deadlines,
         tips: Callable[[], dict[str, int]],
     ) -> None:
@@ -97,6 +99,7 @@ class InvoiceManager:
         self.chains = chains
         self.rates = rates
         self.index = index
+        self.pool = pool
         self.deadlines = deadlines
         self.tips = tips
 
@@ -187,7 +190,7 @@ class InvoiceManager:
         )
         tips = self.tips()
 
-        def unit(tx: Tx) -> tuple[Invoice, bool, list[tuple[str, bytes]]]:
+        def unit(tx: Tx) -> tuple[Invoice, bool, list[tuple[str, bytes, int]]]:
             if invoice.request_id is not None:
                 first = tx.invoice_by_request_id(invoice.request_id)
                 if first is not None:
@@ -195,16 +198,13 @@ class InvoiceManager:
             if invoice.tracking_id is not None and tx.invoice_by_tracking_id(invoice.tracking_id):
                 raise AlreadyExists(f"an invoice with tracking_id {invoice.tracking_id!r} exists")
             addresses: dict[str, str] = {}
-            watch: list[tuple[str, bytes]] = []
             derived: list[tuple[str, bytes, str, int]] = []
             for code in plan.assets:
                 asset = self.config.assets[code]
-                chain = self.chains[asset.chain]
                 if asset.chain not in addresses:
                     index = tx.allocate_index(asset.chain)
-                    address = chain.derive(index)
+                    address = self.pool.take(asset.chain, index)
                     addresses[asset.chain] = address.address
-                    watch.append((asset.chain, address.watch_key))
                     derived.append((asset.chain, address.watch_key, address.address, index))
                 invoice.options.append(
                     self._option(invoice, code, addresses[asset.chain], rates.get(code))
@@ -213,12 +213,13 @@ class InvoiceManager:
             for chain_name, watch_key, address_text, index in derived:
                 tx.insert_address(chain_name, watch_key, address_text, invoice.pk, index)
             tx.append_events(invoice, [PendingEvent(EventType.INVOICE_CREATED)], now, tips)
-            return invoice, True, watch
+            return invoice, True, [(c, key, i) for c, key, _, i in derived]
 
         created, is_new, watch = await self.store.write(unit)
         if is_new:
-            for chain_name, watch_key in watch:
+            for chain_name, watch_key, index in watch:
                 self.index.add(chain_name, watch_key, created.pk)
+                self.pool.used(chain_name, index)
             self.deadlines.schedule(created.pk, created.expires_at, created.monitor_until)
         return created
 

@@ -269,6 +269,10 @@ class Reader:
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
+    def next_indexes(self) -> dict[str, int]:
+        """Next derivation index per chain."""
+        return dict(self.conn.execute("SELECT name, next_index FROM chains"))
+
     def recent_blocks(self, chain: str, limit: int) -> list[tuple[int, str, str]]:
         return self.conn.execute(
             "SELECT height, hash, parent_hash FROM blocks WHERE chain = ? "
