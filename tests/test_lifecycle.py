@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 from coinvoice.v1 import invoice_pb2 as pb
+from coinvoice.v1 import invoice_pb2_grpc as pb_grpc
 
 from tests.support.daemon import Daemon, base_config, render_toml
 from tests.support.util import free_port, wait_for
@@ -100,21 +101,25 @@ def test_kill_9_loses_nothing_and_resume_gets_exactly_the_missing_events(tmp_pat
     stop = threading.Event()
 
     def creator() -> None:
-        stub = daemon.invoices
-        while not stop.is_set():
-            try:
-                acknowledged.append(
-                    stub.CreateInvoice(pb.CreateInvoiceRequest(amount="1", currency="ETH")).id
-                )
-            except grpc.RpcError:
-                return
+        with grpc.insecure_channel(daemon.address) as channel:
+            stub = pb_grpc.InvoiceServiceStub(channel)
+            while not stop.is_set():
+                try:
+                    reply = stub.CreateInvoice(pb.CreateInvoiceRequest(amount="1", currency="ETH"))
+                except grpc.RpcError:
+                    return
+                acknowledged.append(reply.id)
 
     def subscriber() -> None:
-        try:
-            for event in daemon.invoices.StreamEvents(pb.StreamEventsRequest()):
-                streamed.append(event.sequence)
-        except grpc.RpcError:
-            return
+        with grpc.insecure_channel(daemon.address) as channel:
+            try:
+                stream = pb_grpc.InvoiceServiceStub(channel).StreamEvents(
+                    pb.StreamEventsRequest()
+                )
+                for event in stream:
+                    streamed.append(event.sequence)
+            except grpc.RpcError:
+                return
 
     threads = [threading.Thread(target=creator) for _ in range(4)]
     threads.append(threading.Thread(target=subscriber))
