@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -154,5 +155,25 @@ def test_kill_9_loses_nothing_and_resume_gets_exactly_the_missing_events(tmp_pat
         assert len(listed) == last
         addresses = [i.payment_options[0].address for i in listed]
         assert len(set(addresses)) == len(addresses)
+    finally:
+        daemon.stop()
+
+
+def test_overdue_invoices_expire_at_start_up(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path).start()
+    invoice = daemon.invoices.CreateInvoice(
+        pb.CreateInvoiceRequest(amount="1", currency="ETH", expires_in_seconds=1)
+    )
+    daemon.kill()
+    # The deadline passes while the daemon is down (a condition on the clock, not a guess).
+    wait_for(lambda: time.time() > invoice.expires_at.seconds + 1, 5, "the deadline to pass")
+    daemon.start()
+    try:
+        stream = daemon.invoices.StreamEvents(pb.StreamEventsRequest(invoice_id=invoice.id))
+        assert [next(stream).type, next(stream).type] == [pb.INVOICE_CREATED,
+                                                          pb.INVOICE_EXPIRED]
+        stream.cancel()
+        got = daemon.invoices.GetInvoice(pb.GetInvoiceRequest(id=invoice.id))
+        assert got.status == pb.INVOICE_STATUS_EXPIRED
     finally:
         daemon.stop()
