@@ -451,7 +451,8 @@ async def _watch(client: Client, args: argparse.Namespace, out: Output) -> int:
         return EXIT_OK
     except CoinvoiceError as exc:
         _report(exc)
-        _resume_hint(last)
+        if exc.code is grpc.StatusCode.UNAVAILABLE:  # worth retrying from where we were
+            _resume_hint(last)
         return EXIT_CODES.get(exc.code, EXIT_ERROR)
     finally:
         for sig in signals:

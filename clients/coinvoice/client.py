@@ -30,6 +30,8 @@ any time and miss nothing:
     import asyncio
     import contextlib
 
+    import grpc
+
     async def follow(client: Client, handle, load_last_sequence, save_last_sequence):
         last = load_last_sequence()
         while True:

@@ -186,6 +186,9 @@ def invoices_table(invoices: Sequence[pb.Invoice]) -> str:
     )
 
 
+_EVENT_WIDTH = max(len(event_type(n)) for n in pb.InvoiceEventType.values() if n)
+
+
 def event_line(event: pb.InvoiceEvent) -> str:
     """One line per event: sequence, time, type, invoice, status, paid/amount, and the
     payment for PAYMENT_* events."""
@@ -193,7 +196,8 @@ def event_line(event: pb.InvoiceEvent) -> str:
     parts = [
         f"#{event.sequence}",
         local_time(event.created_at),
-        event_type(event.type),
+        # Padded to the longest type name so the invoice column lines up.
+        event_type(event.type).ljust(_EVENT_WIDTH),
         invoice.id,
         status_text(invoice),
     ]
