@@ -11,7 +11,7 @@ CONFIG ?= dev/coinvoiced.toml
 
 setup: $(STAMP) $(ANVIL)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/coinvoice/__init__.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

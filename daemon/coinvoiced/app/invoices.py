@@ -375,13 +375,10 @@ class InvoiceManager:
                     raise InvalidArgument("amount", "the invoice has no currency")
                 validation.text("amount", req.amount, 64)
                 invoice.amount = money.parse_amount(req.amount, invoice.currency_decimals, "amount")
+                # A currency means rates were locked at creation, so dues can be recomputed.
                 invoice.options = [
                     self._option(invoice, o.asset, o.address, o.rate) for o in invoice.options
                 ]
-                if any(o.rate is None for o in invoice.options):
-                    raise InvalidArgument(
-                        "amount", "an open invoice without rates cannot be given an amount"
-                    )
             if "expires_in_seconds" in mask:
                 ledger.require_unpaid(invoice, "expiry")
                 invoice.expires_at = now + req.expires_in_seconds * SECOND
