@@ -23,6 +23,7 @@ from ..config import Config
 from ..rates import FixedRates, RateProvider
 from ..rpc.services import add_to_server
 from ..store import Store
+from .addresses import AddressAllocator
 from .bus import EventBus
 from .clock import now_us
 from .deadlines import Deadlines
@@ -48,8 +49,7 @@ class Application:
             self.store,
             self.chains,
             self.rates,
-            self.index,
-            self.address_pool,
+            AddressAllocator(self.address_pool, self.index),
             self.deadlines,
             self.payments.tips,
         )

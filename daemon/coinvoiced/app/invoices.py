@@ -15,8 +15,6 @@ from typing import Any
 
 import orjson
 
-from ..chains.address_pool import AddressPool
-from ..chains.matcher import AddressIndex
 from ..chains.registry import Chain
 from ..config import Config
 from ..domain import ledger, money
@@ -34,6 +32,7 @@ from ..rates import RateProvider, RateUnavailable
 from ..store import Store, Tx
 from ..store.tx import Reader
 from . import validation
+from .addresses import AddressAllocator, AssignedAddress
 from .clock import SECOND, now_us
 from .deadlines import Deadlines
 
@@ -89,8 +88,7 @@ class InvoiceManager:
         store: Store,
         chains: dict[str, Chain],
         rates: RateProvider,
-        index: AddressIndex,
-        pool: AddressPool,
+        addresses: AddressAllocator,
         deadlines: Deadlines,
         tips: Callable[[], dict[str, int]],
     ) -> None:
@@ -98,8 +96,7 @@ class InvoiceManager:
         self.store = store
         self.chains = chains
         self.rates = rates
-        self.index = index
-        self.pool = pool
+        self.addresses = addresses
         self.deadlines = deadlines
         self.tips = tips
 
@@ -190,36 +187,30 @@ class InvoiceManager:
         )
         tips = self.tips()
 
-        def unit(tx: Tx) -> tuple[Invoice, bool, list[tuple[str, bytes, int]]]:
+        def unit(tx: Tx) -> tuple[Invoice, bool, list[AssignedAddress]]:
             if invoice.request_id is not None:
                 first = tx.invoice_by_request_id(invoice.request_id)
                 if first is not None:
                     return first, False, []
             if invoice.tracking_id is not None and tx.invoice_by_tracking_id(invoice.tracking_id):
                 raise AlreadyExists(f"an invoice with tracking_id {invoice.tracking_id!r} exists")
-            addresses: dict[str, str] = {}
-            derived: list[tuple[str, bytes, str, int]] = []
+            assigned: dict[str, AssignedAddress] = {}
             for code in plan.assets:
-                asset = self.config.assets[code]
-                if asset.chain not in addresses:
-                    index = tx.allocate_index(asset.chain)
-                    address = self.pool.take(asset.chain, index)
-                    addresses[asset.chain] = address.address
-                    derived.append((asset.chain, address.watch_key, address.address, index))
-                invoice.options.append(
-                    self._option(invoice, code, addresses[asset.chain], rates.get(code))
-                )
+                chain = self.config.assets[code].chain
+                if chain not in assigned:
+                    assigned[chain] = self.addresses.assign(tx, chain)
+                address = assigned[chain].derived.address
+                invoice.options.append(self._option(invoice, code, address, rates.get(code)))
             tx.insert_invoice(invoice)
-            for chain_name, watch_key, address_text, index in derived:
-                tx.insert_address(chain_name, watch_key, address_text, invoice.pk, index)
+            for item in assigned.values():
+                self.addresses.record(tx, invoice.pk, item)
             tx.append_events(invoice, [PendingEvent(EventType.INVOICE_CREATED)], now, tips)
-            return invoice, True, [(c, key, i) for c, key, _, i in derived]
+            return invoice, True, list(assigned.values())
 
-        created, is_new, watch = await self.store.write(unit)
+        created, is_new, assigned_addresses = await self.store.write(unit)
         if is_new:
-            for chain_name, watch_key, index in watch:
-                self.index.add(chain_name, watch_key, created.pk)
-                self.pool.used(chain_name, index)
+            for item in assigned_addresses:
+                self.addresses.committed(created.pk, item)
             self.deadlines.schedule(created.pk, created.expires_at, created.monitor_until)
         return created
 
