@@ -55,6 +55,13 @@ class Resolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RESOLUTION_UNSPECIFIED: _ClassVar[Resolution]
     RESOLUTION_ACCEPT: _ClassVar[Resolution]
     RESOLUTION_REFUND: _ClassVar[Resolution]
+
+class CallbackState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CALLBACK_STATE_UNSPECIFIED: _ClassVar[CallbackState]
+    CALLBACK_STATE_PENDING: _ClassVar[CallbackState]
+    CALLBACK_STATE_DELIVERED: _ClassVar[CallbackState]
+    CALLBACK_STATE_FAILED: _ClassVar[CallbackState]
 INVOICE_STATUS_UNSPECIFIED: InvoiceStatus
 INVOICE_STATUS_NEW: InvoiceStatus
 INVOICE_STATUS_PROCESSING: InvoiceStatus
@@ -86,9 +93,13 @@ INVOICE_CANCELLED: InvoiceEventType
 RESOLUTION_UNSPECIFIED: Resolution
 RESOLUTION_ACCEPT: Resolution
 RESOLUTION_REFUND: Resolution
+CALLBACK_STATE_UNSPECIFIED: CallbackState
+CALLBACK_STATE_PENDING: CallbackState
+CALLBACK_STATE_DELIVERED: CallbackState
+CALLBACK_STATE_FAILED: CallbackState
 
 class Invoice(_message.Message):
-    __slots__ = ("id", "tracking_id", "label", "status", "unresolved_reason", "currency", "amount", "paid_amount", "confirmed_amount", "payment_options", "payments", "required_confirmations", "created_at", "updated_at", "expires_at", "monitor_until", "metadata", "resolution_note")
+    __slots__ = ("id", "tracking_id", "label", "status", "unresolved_reason", "currency", "amount", "paid_amount", "confirmed_amount", "payment_options", "payments", "required_confirmations", "created_at", "updated_at", "expires_at", "monitor_until", "metadata", "resolution_note", "callback_url")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +125,7 @@ class Invoice(_message.Message):
     MONITOR_UNTIL_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_NOTE_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_URL_FIELD_NUMBER: _ClassVar[int]
     id: str
     tracking_id: str
     label: str
@@ -132,7 +144,8 @@ class Invoice(_message.Message):
     monitor_until: _timestamp_pb2.Timestamp
     metadata: _containers.ScalarMap[str, str]
     resolution_note: str
-    def __init__(self, id: _Optional[str] = ..., tracking_id: _Optional[str] = ..., label: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., unresolved_reason: _Optional[_Union[UnresolvedReason, str]] = ..., currency: _Optional[str] = ..., amount: _Optional[str] = ..., paid_amount: _Optional[str] = ..., confirmed_amount: _Optional[str] = ..., payment_options: _Optional[_Iterable[_Union[PaymentOption, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., required_confirmations: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., monitor_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., resolution_note: _Optional[str] = ...) -> None: ...
+    callback_url: str
+    def __init__(self, id: _Optional[str] = ..., tracking_id: _Optional[str] = ..., label: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., unresolved_reason: _Optional[_Union[UnresolvedReason, str]] = ..., currency: _Optional[str] = ..., amount: _Optional[str] = ..., paid_amount: _Optional[str] = ..., confirmed_amount: _Optional[str] = ..., payment_options: _Optional[_Iterable[_Union[PaymentOption, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., required_confirmations: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., monitor_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., resolution_note: _Optional[str] = ..., callback_url: _Optional[str] = ...) -> None: ...
 
 class PaymentOption(_message.Message):
     __slots__ = ("asset", "chain", "address", "amount_due", "rate", "payment_uri", "required_confirmations")
@@ -181,7 +194,7 @@ class Payment(_message.Message):
     def __init__(self, asset: _Optional[str] = ..., chain: _Optional[str] = ..., txid: _Optional[str] = ..., index: _Optional[int] = ..., amount: _Optional[str] = ..., block_height: _Optional[int] = ..., block_hash: _Optional[str] = ..., confirmations: _Optional[int] = ..., state: _Optional[_Union[PaymentState, str]] = ..., seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., late: _Optional[bool] = ..., address: _Optional[str] = ...) -> None: ...
 
 class CreateInvoiceRequest(_message.Message):
-    __slots__ = ("amount", "currency", "accepted_assets", "tracking_id", "label", "expires_in_seconds", "required_confirmations", "metadata", "request_id")
+    __slots__ = ("amount", "currency", "accepted_assets", "tracking_id", "label", "expires_in_seconds", "required_confirmations", "metadata", "request_id", "callback_url", "callback_secret")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +211,8 @@ class CreateInvoiceRequest(_message.Message):
     REQUIRED_CONFIRMATIONS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_URL_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_SECRET_FIELD_NUMBER: _ClassVar[int]
     amount: str
     currency: str
     accepted_assets: _containers.RepeatedScalarFieldContainer[str]
@@ -207,7 +222,9 @@ class CreateInvoiceRequest(_message.Message):
     required_confirmations: int
     metadata: _containers.ScalarMap[str, str]
     request_id: str
-    def __init__(self, amount: _Optional[str] = ..., currency: _Optional[str] = ..., accepted_assets: _Optional[_Iterable[str]] = ..., tracking_id: _Optional[str] = ..., label: _Optional[str] = ..., expires_in_seconds: _Optional[int] = ..., required_confirmations: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    callback_url: str
+    callback_secret: str
+    def __init__(self, amount: _Optional[str] = ..., currency: _Optional[str] = ..., accepted_assets: _Optional[_Iterable[str]] = ..., tracking_id: _Optional[str] = ..., label: _Optional[str] = ..., expires_in_seconds: _Optional[int] = ..., required_confirmations: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ..., callback_url: _Optional[str] = ..., callback_secret: _Optional[str] = ...) -> None: ...
 
 class GetInvoiceRequest(_message.Message):
     __slots__ = ("id", "tracking_id")
@@ -242,7 +259,7 @@ class ListInvoicesResponse(_message.Message):
     def __init__(self, invoices: _Optional[_Iterable[_Union[Invoice, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateInvoiceRequest(_message.Message):
-    __slots__ = ("id", "update_mask", "label", "tracking_id", "metadata", "expires_in_seconds", "amount")
+    __slots__ = ("id", "update_mask", "label", "tracking_id", "metadata", "expires_in_seconds", "amount", "callback_url", "callback_secret")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -257,6 +274,8 @@ class UpdateInvoiceRequest(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_IN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_URL_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_SECRET_FIELD_NUMBER: _ClassVar[int]
     id: str
     update_mask: _containers.RepeatedScalarFieldContainer[str]
     label: str
@@ -264,7 +283,9 @@ class UpdateInvoiceRequest(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     expires_in_seconds: int
     amount: str
-    def __init__(self, id: _Optional[str] = ..., update_mask: _Optional[_Iterable[str]] = ..., label: _Optional[str] = ..., tracking_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., expires_in_seconds: _Optional[int] = ..., amount: _Optional[str] = ...) -> None: ...
+    callback_url: str
+    callback_secret: str
+    def __init__(self, id: _Optional[str] = ..., update_mask: _Optional[_Iterable[str]] = ..., label: _Optional[str] = ..., tracking_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., expires_in_seconds: _Optional[int] = ..., amount: _Optional[str] = ..., callback_url: _Optional[str] = ..., callback_secret: _Optional[str] = ...) -> None: ...
 
 class CancelInvoiceRequest(_message.Message):
     __slots__ = ("id",)
@@ -341,3 +362,79 @@ class ChainInfo(_message.Message):
     state: str
     endpoint: str
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., connected: _Optional[bool] = ..., tip_height: _Optional[int] = ..., processed_height: _Optional[int] = ..., lag: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ..., state: _Optional[str] = ..., endpoint: _Optional[str] = ...) -> None: ...
+
+class CallbackDelivery(_message.Message):
+    __slots__ = ("id", "invoice_id", "event_sequence", "event_type", "url", "state", "attempts", "last_status_code", "last_error", "next_attempt_at", "created_at", "delivered_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    invoice_id: str
+    event_sequence: int
+    event_type: InvoiceEventType
+    url: str
+    state: CallbackState
+    attempts: int
+    last_status_code: int
+    last_error: str
+    next_attempt_at: _timestamp_pb2.Timestamp
+    created_at: _timestamp_pb2.Timestamp
+    delivered_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., invoice_id: _Optional[str] = ..., event_sequence: _Optional[int] = ..., event_type: _Optional[_Union[InvoiceEventType, str]] = ..., url: _Optional[str] = ..., state: _Optional[_Union[CallbackState, str]] = ..., attempts: _Optional[int] = ..., last_status_code: _Optional[int] = ..., last_error: _Optional[str] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListCallbacksRequest(_message.Message):
+    __slots__ = ("invoice_id",)
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    invoice_id: str
+    def __init__(self, invoice_id: _Optional[str] = ...) -> None: ...
+
+class ListCallbacksResponse(_message.Message):
+    __slots__ = ("deliveries",)
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[CallbackDelivery]
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[CallbackDelivery, _Mapping]]] = ...) -> None: ...
+
+class RedeliverCallbackRequest(_message.Message):
+    __slots__ = ("delivery_id",)
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    delivery_id: str
+    def __init__(self, delivery_id: _Optional[str] = ...) -> None: ...
+
+class GetRatesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetRatesResponse(_message.Message):
+    __slots__ = ("rates",)
+    RATES_FIELD_NUMBER: _ClassVar[int]
+    rates: _containers.RepeatedCompositeFieldContainer[ExchangeRate]
+    def __init__(self, rates: _Optional[_Iterable[_Union[ExchangeRate, _Mapping]]] = ...) -> None: ...
+
+class ExchangeRate(_message.Message):
+    __slots__ = ("base", "quote", "value", "source", "fetched_at", "age_seconds", "fresh", "error")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FETCHED_AT_FIELD_NUMBER: _ClassVar[int]
+    AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FRESH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    base: str
+    quote: str
+    value: str
+    source: str
+    fetched_at: _timestamp_pb2.Timestamp
+    age_seconds: int
+    fresh: bool
+    error: str
+    def __init__(self, base: _Optional[str] = ..., quote: _Optional[str] = ..., value: _Optional[str] = ..., source: _Optional[str] = ..., fetched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., age_seconds: _Optional[int] = ..., fresh: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...

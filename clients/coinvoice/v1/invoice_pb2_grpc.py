@@ -71,6 +71,16 @@ class InvoiceServiceStub:
                 request_serializer=coinvoice_dot_v1_dot_invoice__pb2.StreamEventsRequest.SerializeToString,
                 response_deserializer=coinvoice_dot_v1_dot_invoice__pb2.InvoiceEvent.FromString,
                 _registered_method=True)
+        self.ListCallbacks = channel.unary_unary(
+                '/coinvoice.v1.InvoiceService/ListCallbacks',
+                request_serializer=coinvoice_dot_v1_dot_invoice__pb2.ListCallbacksRequest.SerializeToString,
+                response_deserializer=coinvoice_dot_v1_dot_invoice__pb2.ListCallbacksResponse.FromString,
+                _registered_method=True)
+        self.RedeliverCallback = channel.unary_unary(
+                '/coinvoice.v1.InvoiceService/RedeliverCallback',
+                request_serializer=coinvoice_dot_v1_dot_invoice__pb2.RedeliverCallbackRequest.SerializeToString,
+                response_deserializer=coinvoice_dot_v1_dot_invoice__pb2.CallbackDelivery.FromString,
+                _registered_method=True)
 
 
 class InvoiceServiceServicer:
@@ -137,6 +147,23 @@ class InvoiceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCallbacks(self, request, context):
+        """Lists the callback deliveries of one invoice, oldest first: each event
+        sent (or being retried) to its callback URL, with attempts and outcome.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeliverCallback(self, request, context):
+        """Sends a delivery's event again, as a new delivery with its own id, queued
+        behind the endpoint's pending deliveries. Works for delivered and
+        failed deliveries alike.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InvoiceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +201,16 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
                     servicer.StreamEvents,
                     request_deserializer=coinvoice_dot_v1_dot_invoice__pb2.StreamEventsRequest.FromString,
                     response_serializer=coinvoice_dot_v1_dot_invoice__pb2.InvoiceEvent.SerializeToString,
+            ),
+            'ListCallbacks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCallbacks,
+                    request_deserializer=coinvoice_dot_v1_dot_invoice__pb2.ListCallbacksRequest.FromString,
+                    response_serializer=coinvoice_dot_v1_dot_invoice__pb2.ListCallbacksResponse.SerializeToString,
+            ),
+            'RedeliverCallback': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeliverCallback,
+                    request_deserializer=coinvoice_dot_v1_dot_invoice__pb2.RedeliverCallbackRequest.FromString,
+                    response_serializer=coinvoice_dot_v1_dot_invoice__pb2.CallbackDelivery.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -377,6 +414,60 @@ class InvoiceService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ListCallbacks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coinvoice.v1.InvoiceService/ListCallbacks',
+            coinvoice_dot_v1_dot_invoice__pb2.ListCallbacksRequest.SerializeToString,
+            coinvoice_dot_v1_dot_invoice__pb2.ListCallbacksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeliverCallback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coinvoice.v1.InvoiceService/RedeliverCallback',
+            coinvoice_dot_v1_dot_invoice__pb2.RedeliverCallbackRequest.SerializeToString,
+            coinvoice_dot_v1_dot_invoice__pb2.CallbackDelivery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class NodeServiceStub:
     """NodeService describes the daemon itself and the chains it follows.
@@ -393,6 +484,11 @@ class NodeServiceStub:
                 request_serializer=coinvoice_dot_v1_dot_invoice__pb2.GetInfoRequest.SerializeToString,
                 response_deserializer=coinvoice_dot_v1_dot_invoice__pb2.GetInfoResponse.FromString,
                 _registered_method=True)
+        self.GetRates = channel.unary_unary(
+                '/coinvoice.v1.NodeService/GetRates',
+                request_serializer=coinvoice_dot_v1_dot_invoice__pb2.GetRatesRequest.SerializeToString,
+                response_deserializer=coinvoice_dot_v1_dot_invoice__pb2.GetRatesResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServiceServicer:
@@ -406,6 +502,13 @@ class NodeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRates(self, request, context):
+        """Returns the current exchange rates with their source and age.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -413,6 +516,11 @@ def add_NodeServiceServicer_to_server(servicer, server):
                     servicer.GetInfo,
                     request_deserializer=coinvoice_dot_v1_dot_invoice__pb2.GetInfoRequest.FromString,
                     response_serializer=coinvoice_dot_v1_dot_invoice__pb2.GetInfoResponse.SerializeToString,
+            ),
+            'GetRates': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRates,
+                    request_deserializer=coinvoice_dot_v1_dot_invoice__pb2.GetRatesRequest.FromString,
+                    response_serializer=coinvoice_dot_v1_dot_invoice__pb2.GetRatesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -443,6 +551,33 @@ class NodeService:
             '/coinvoice.v1.NodeService/GetInfo',
             coinvoice_dot_v1_dot_invoice__pb2.GetInfoRequest.SerializeToString,
             coinvoice_dot_v1_dot_invoice__pb2.GetInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coinvoice.v1.NodeService/GetRates',
+            coinvoice_dot_v1_dot_invoice__pb2.GetRatesRequest.SerializeToString,
+            coinvoice_dot_v1_dot_invoice__pb2.GetRatesResponse.FromString,
             options,
             channel_credentials,
             insecure,
