@@ -53,6 +53,39 @@ class ChainConfig:
     gap_limit: int = 20
 
 
+RATE_PROVIDERS = ("fixed", "kraken", "coinbase", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class RatesConfig:
+    providers: tuple[str, ...]  # tried in this order
+    pairs: tuple[tuple[str, str], ...]  # (asset, currency) pairs kept fresh
+    max_age_seconds: int
+    refresh_seconds: int
+    timeout_seconds: int
+    markup: Fraction  # +0.01 makes payers pay 1 % more crypto; negative is a discount
+    fixed: dict[tuple[str, str], Fraction]
+    kraken_url: str
+    coinbase_url: str
+    json_url: str  # with {base} and {quote} placeholders
+    json_value_path: str
+    json_timestamp_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbacksConfig:
+    default_url: str
+    default_secret: str
+    events: frozenset[int]  # EventType values sent; all by default
+    max_retries: int
+    max_age_seconds: int
+    timeout_seconds: int
+    max_in_flight: int
+    allow_private_addresses: bool
+    backoff_initial_ms: int
+    backoff_max_seconds: int
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None
@@ -67,8 +100,8 @@ class Config:
     monitoring_window_seconds: int
     policy: Policy
     fiat: dict[str, int]  # code -> decimals
-    rates_provider: str
-    fixed_rates: dict[tuple[str, str], Fraction]
+    rates: RatesConfig
+    callbacks: CallbacksConfig
     chains: tuple[ChainConfig, ...]
     assets: dict[str, AssetConfig] = field(default_factory=dict)
 
@@ -249,6 +282,120 @@ def _chain(s: _Section) -> ChainConfig:
     return chain
 
 
+def _pair(key: str, pair: str, assets: dict[str, AssetConfig], fiat: dict[str, int]
+          ) -> tuple[str, str]:
+    base, _, quote = pair.partition("/")
+    if base not in assets:
+        raise ConfigError(f"{key}: unknown asset {base!r}")
+    if quote not in fiat and quote not in assets:
+        raise ConfigError(f"{key}: unknown currency {quote!r}")
+    return base, quote
+
+
+def _rates(section: _Section, assets: dict[str, AssetConfig], fiat: dict[str, int]
+           ) -> RatesConfig:
+    providers = section.get("providers", list, ["fixed"])
+    if not providers:
+        raise ConfigError(f"{section.key('providers')}: name at least one provider")
+    for i, name in enumerate(providers):
+        if name not in RATE_PROVIDERS:
+            raise ConfigError(f"{section.key('providers')}[{i}]: {name!r} is not one of "
+                              f"{', '.join(RATE_PROVIDERS)}")
+    default_pairs = [f"{a}/{f}" for a in assets for f in fiat]
+    pairs_raw = section.get("pairs", list, default_pairs)
+    pairs = tuple(_pair(f"{section.key('pairs')}[{i}]", str(p), assets, fiat)
+                  for i, p in enumerate(pairs_raw))
+    markup_raw = section.get("markup_percent", (str, int), "0")
+    try:
+        markup = Decimal(str(markup_raw))
+    except InvalidOperation:
+        raise ConfigError(f"{section.key('markup_percent')}: not a decimal number") from None
+    if not markup.is_finite() or not -50 <= markup <= 100:
+        raise ConfigError(f"{section.key('markup_percent')}: must be between -50 and 100")
+
+    fixed_section = section.section("fixed")
+    fixed: dict[tuple[str, str], Fraction] = {}
+    for pair in list(fixed_section.data):
+        key = fixed_section.key(f'"{pair}"')
+        base, quote = _pair(key, pair, assets, fiat)
+        raw = fixed_section.get(pair, (str, int))
+        try:
+            value = Decimal(str(raw))
+        except InvalidOperation:
+            raise ConfigError(f"{key}: not a decimal number") from None
+        if not value.is_finite() or value <= 0:
+            raise ConfigError(f"{key}: must be a positive decimal")
+        fixed[(base, quote)] = Fraction(value)
+    fixed_section.done()
+
+    kraken = section.section("kraken")
+    kraken_url = _url(kraken, "url", ("http", "https"), "https://api.kraken.com")
+    kraken.done()
+    coinbase = section.section("coinbase")
+    coinbase_url = _url(coinbase, "url", ("http", "https"), "https://api.coinbase.com")
+    coinbase.done()
+    json_section = section.section("json")
+    json_url = json_section.get("url", str, "")
+    if "json" in providers:
+        _url(json_section, "url", ("http", "https"))
+        if "{base}" not in json_url or "{quote}" not in json_url:
+            raise ConfigError(f"{json_section.key('url')}: must contain {{base}} and {{quote}}")
+    value_path = json_section.get("value_path", str, "")
+    if "json" in providers and not value_path:
+        raise ConfigError(f"{json_section.key('value_path')}: missing")
+    timestamp_path = json_section.get("timestamp_path", str, "")
+    json_section.done()
+
+    result = RatesConfig(
+        providers=tuple(providers),
+        pairs=pairs,
+        max_age_seconds=section.int_in("max_age_seconds", 1, 86400, 300),
+        refresh_seconds=section.int_in("refresh_seconds", 1, 86400, 60),
+        timeout_seconds=section.int_in("timeout_seconds", 1, 120, 10),
+        markup=Fraction(markup) / 100,
+        fixed=fixed,
+        kraken_url=kraken_url,
+        coinbase_url=coinbase_url,
+        json_url=json_url,
+        json_value_path=value_path,
+        json_timestamp_path=timestamp_path,
+    )
+    section.done()
+    return result
+
+
+def _callbacks(section: _Section) -> CallbacksConfig:
+    from .domain.model import EventType
+
+    default_url = section.get("default_url", str, "")
+    if default_url:
+        _url(section, "default_url", ("http", "https"))
+    default_secret = section.get("default_secret", str, "")
+    if default_secret and not 16 <= len(default_secret) <= 256:
+        raise ConfigError(f"{section.key('default_secret')}: must be 16 to 256 characters")
+    names = section.get("events", list, [e.name for e in EventType])
+    events: set[int] = set()
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or name not in EventType.__members__:
+            raise ConfigError(f"{section.key('events')}[{i}]: {name!r} is not an event type "
+                              "(INVOICE_PAID, PAYMENT_DETECTED, ...)")
+        events.add(int(EventType[name]))
+    result = CallbacksConfig(
+        default_url=default_url,
+        default_secret=default_secret,
+        events=frozenset(events),
+        max_retries=section.int_in("max_retries", 0, 20, 8),
+        max_age_seconds=section.int_in("max_age_seconds", 60, 30 * 86400, 3 * 86400),
+        timeout_seconds=section.int_in("timeout_seconds", 1, 120, 10),
+        max_in_flight=section.int_in("max_in_flight", 1, 1000, 16),
+        allow_private_addresses=section.get("allow_private_addresses", bool, False),
+        backoff_initial_ms=section.int_in("backoff_initial_ms", 10, 3_600_000, 5000),
+        backoff_max_seconds=section.int_in("backoff_max_seconds", 1, 86400, 3600),
+    )
+    section.done()
+    return result
+
+
 def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     root = _Section(data, "")
     profile = root.get("profile", str, "dev")
@@ -313,29 +460,8 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 raise ConfigError(f"chains[{i}].assets: code {asset.code!r} is used twice")
             assets[asset.code] = asset
 
-    rates = root.section("rates")
-    provider = rates.get("provider", str, "fixed")
-    if provider != "fixed":
-        raise ConfigError(f"rates.provider: {provider!r} is not a known provider (fixed)")
-    fixed_section = rates.section("fixed")
-    fixed: dict[tuple[str, str], Fraction] = {}
-    for pair in list(fixed_section.data):
-        key = fixed_section.key(f'"{pair}"')
-        base, _, quote = pair.partition("/")
-        if base not in assets:
-            raise ConfigError(f"{key}: unknown asset {base!r}")
-        if quote not in fiat and quote not in assets:
-            raise ConfigError(f"{key}: unknown currency {quote!r}")
-        raw = fixed_section.get(pair, (str, int))
-        try:
-            value = Decimal(str(raw))
-        except InvalidOperation:
-            raise ConfigError(f"{key}: not a decimal number") from None
-        if not value.is_finite() or value <= 0:
-            raise ConfigError(f"{key}: must be a positive decimal")
-        fixed[(base, quote)] = Fraction(value)
-    fixed_section.done()
-    rates.done()
+    rates = _rates(root.section("rates"), assets, fiat)
+    callbacks = _callbacks(root.section("callbacks"))
     root.done()
 
     return Config(
@@ -351,8 +477,8 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
         monitoring_window_seconds=window,
         policy=Policy(under, over, frozenset(auto)),
         fiat=fiat,
-        rates_provider=provider,
-        fixed_rates=fixed,
+        rates=rates,
+        callbacks=callbacks,
         chains=chains,
         assets=assets,
     )

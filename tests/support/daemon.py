@@ -72,7 +72,7 @@ def base_config(data_dir: Path, port: int) -> dict[str, Any]:
         "logging": {"level": "info"},
         "invoices": {"default_expiry_seconds": 900, "monitoring_window_seconds": 3600},
         "fiat": {"USD": 2, "EUR": 2},
-        "rates": {"provider": "fixed", "fixed": {"ETH/USD": "3000", "BTC/USD": "60000"}},
+        "rates": {"providers": ["fixed"], "fixed": {"ETH/USD": "3000", "BTC/USD": "60000"}},
         "chains": [
             {
                 "name": "anvil",

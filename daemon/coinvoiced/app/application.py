@@ -20,11 +20,14 @@ from ..chains.matcher import AddressIndex
 from ..chains.registry import Chain, Watcher
 from ..chains.watchers import build_watchers
 from ..config import Config
-from ..rates import FixedRates, RateProvider
+from ..rates import RateProvider, RateService
 from ..rpc.services import add_to_server
-from ..store import Store
+from ..store import Store, StoredEvent
+from ..webhooks.deliverer import Deliverer
+from ..webhooks.outbox import CallbackRouter
 from .addresses import AddressAllocator
 from .bus import EventBus
+from .callbacks import CallbackHistory
 from .clock import now_us
 from .deadlines import Deadlines
 from .invoices import InvoiceManager
@@ -37,10 +40,14 @@ class Application:
     def __init__(self, config: Config, rates: RateProvider | None = None) -> None:
         self.config = config
         self.bus = EventBus()
-        self.store = Store(config.database_path, self.bus.publish)
+        self.store = Store(config.database_path, self._committed,
+                           outbox=CallbackRouter(config.callbacks))
+        self.deliverer = Deliverer(config.callbacks, self.store)
+        self.callbacks = CallbackHistory(self.store, self.deliverer)
         self.index = AddressIndex()
         self.chains = {c.name: Chain(c) for c in config.chains}
-        self.rates = rates or FixedRates(config.fixed_rates)
+        self.rate_service = RateService(config.rates)
+        self.rates = rates or self.rate_service
         self.payments = PaymentProcessor(config, self.store, self.index, self.chains)
         self.deadlines = Deadlines(self.payments.on_deadline)
         self.address_pool = AddressPool(self.chains)
@@ -57,10 +64,16 @@ class Application:
         self.server: grpc.aio.Server | None = None
         self.bound_port: int = 0
 
+    def _committed(self, events: list[StoredEvent]) -> None:
+        self.bus.publish(events)
+        self.deliverer.wake()  # some of these events may have outbox rows
+
     async def start(self) -> None:
         await self.store.open()
         await self._restore()
         self.deadlines.start()
+        await self.rate_service.start()
+        await self.deliverer.start()
         for watcher in self.watchers:
             await watcher.start()
         await self._start_server()
@@ -132,6 +145,8 @@ class Application:
             except Exception:
                 log.exception("error stopping watcher")
         await self.deadlines.stop()
+        await self.deliverer.stop()
+        await self.rate_service.stop()
         await self.address_pool.stop()
         await self.store.close()
         log.info("coinvoiced stopped")

@@ -31,6 +31,7 @@ from ..domain.view import invoice_view
 from ..rates import RateProvider, RateUnavailable
 from ..store import Store, Tx
 from ..store.tx import Reader
+from ..webhooks.urls import check_url
 from . import validation
 from .addresses import AddressAllocator, AssignedAddress
 from .clock import SECOND, now_us
@@ -51,6 +52,8 @@ class CreateRequest:
     required_confirmations: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
     request_id: str = ""
+    callback_url: str = ""
+    callback_secret: str = ""
 
 
 @dataclass(slots=True)
@@ -62,6 +65,8 @@ class UpdateRequest:
     metadata: dict[str, str] = field(default_factory=dict)
     expires_in_seconds: int = 0
     amount: str = ""
+    callback_url: str = ""
+    callback_secret: str = ""
 
 
 @dataclass(slots=True)
@@ -74,7 +79,15 @@ class ListRequest:
     page_token: str = ""
 
 
-UPDATABLE = ("label", "tracking_id", "metadata", "expires_in_seconds", "amount")
+UPDATABLE = (
+    "label",
+    "tracking_id",
+    "metadata",
+    "expires_in_seconds",
+    "amount",
+    "callback_url",
+    "callback_secret",
+)
 
 
 def new_invoice_id() -> str:
@@ -184,6 +197,8 @@ class InvoiceManager:
             label=plan.label,
             metadata=plan.metadata,
             required_confirmations=plan.confirmations or None,
+            callback_url=plan.callback_url,
+            callback_secret=plan.callback_secret,
         )
         tips = self.tips()
 
@@ -247,6 +262,8 @@ class InvoiceManager:
         metadata: dict[str, str]
         expires_in: int
         confirmations: int
+        callback_url: str | None
+        callback_secret: str | None
 
     def _currency_decimals(self, field_name: str, code: str) -> int:
         if code in self.config.assets:
@@ -301,7 +318,14 @@ class InvoiceManager:
             metadata=validation.metadata("metadata", req.metadata),
             expires_in=expires_in,
             confirmations=req.required_confirmations,
+            callback_url=self._callback_url(req.callback_url),
+            callback_secret=_callback_secret(req.callback_secret),
         )
+
+    def _callback_url(self, url: str) -> str | None:
+        if not url:
+            return None
+        return check_url("callback_url", url, self.config.callbacks.allow_private_addresses)
 
     async def _lock_rates(self, currency: str, assets: list[str]) -> dict[str, Fraction]:
         """Price of one unit of each asset in the invoice currency, fixed for its lifetime."""
@@ -353,6 +377,10 @@ class InvoiceManager:
             validation.int_range(
                 "expires_in_seconds", req.expires_in_seconds, 1, self.config.max_expiry_seconds
             )
+        callback_url = self._callback_url(req.callback_url) if "callback_url" in mask else None
+        callback_secret = (
+            _callback_secret(req.callback_secret) if "callback_secret" in mask else None
+        )
         window = self.config.monitoring_window_seconds * SECOND
         policy = self.config.policy
         tips = self.tips()
@@ -382,6 +410,10 @@ class InvoiceManager:
                 invoice.tracking_id = tracking_id
             if metadata is not None:
                 invoice.metadata = metadata
+            if "callback_url" in mask:
+                invoice.callback_url = callback_url
+            if "callback_secret" in mask:
+                invoice.callback_secret = callback_secret
             invoice.updated_at = now
             events = [PendingEvent(EventType.INVOICE_UPDATED)]
             return ledger.settle(invoice, now, tips, policy, events)
@@ -407,6 +439,15 @@ class InvoiceManager:
             invoice_id,
             lambda tx, inv, now: ledger.resolve(inv, Resolution(resolution), note, now),
         )
+
+
+def _callback_secret(secret: str) -> str | None:
+    if not secret:
+        return None
+    validation.text("callback_secret", secret, 256)
+    if len(secret) < 16:
+        raise InvalidArgument("callback_secret", "at least 16 characters")
+    return secret
 
 
 def _encode_page_token(created_at: int, pk: int, fingerprint: str) -> str:

@@ -128,6 +128,8 @@ class Invoice:
     resolved: bool = False  # settled by ResolveInvoice or an automatic rule
     cancelled: bool = False
     resolution_note: str = ""
+    callback_url: str | None = None
+    callback_secret: str | None = None
     payments: list[Payment] = field(default_factory=list)
 
     def option_for(self, asset: str) -> PaymentOption | None:

@@ -71,4 +71,5 @@ def invoice_view(invoice: Invoice, tips: Tips) -> dict[str, Any]:
         "monitor_until": invoice.monitor_until,
         "metadata": dict(invoice.metadata),
         "resolution_note": invoice.resolution_note,
+        "callback_url": invoice.callback_url or "",
     }

@@ -1,6 +1,6 @@
-"""Exchange rates behind one interface (`RateProvider`)."""
+"""Exchange rates behind one interface (`RateProvider`): sources and the refreshing cache."""
 
 from .base import Rate, RateProvider, RateUnavailable
-from .fixed import FixedRates
+from .service import RateService, RateStatus
 
-__all__ = ["FixedRates", "Rate", "RateProvider", "RateUnavailable"]
+__all__ = ["Rate", "RateProvider", "RateService", "RateStatus", "RateUnavailable"]

@@ -17,8 +17,18 @@ class Rate:
     quote: str
     value: Fraction
     source: str
-    at: int  # microseconds since the epoch
+    at: int  # microseconds since the epoch, when the provider gave it
 
 
 class RateProvider(Protocol):
+    """What InvoiceManager prices with."""
+
     async def get_rate(self, base: str, quote: str) -> Rate: ...
+
+
+class RateSource(Protocol):
+    """One upstream: the config table or a ticker API."""
+
+    name: str
+
+    async def fetch(self, base: str, quote: str) -> Rate: ...

@@ -7,7 +7,10 @@ from typing import Any
 from coinvoice.v1 import invoice_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from ..domain.money import format_rate
+from ..rates import RateStatus
 from ..store import StoredEvent
+from ..store.tx import PENDING, Delivery
 
 
 def timestamp(us: int) -> Timestamp:
@@ -56,7 +59,39 @@ def invoice(view: dict[str, Any]) -> pb.Invoice:
         monitor_until=timestamp(view["monitor_until"]),
         metadata=view["metadata"],
         resolution_note=view["resolution_note"],
+        callback_url=view.get("callback_url", ""),
     )
+
+
+def delivery(row: Delivery) -> pb.CallbackDelivery:
+    message = pb.CallbackDelivery(
+        id=row.id,
+        invoice_id=row.invoice_id,
+        event_sequence=row.event_sequence,
+        event_type=row.event_type,
+        url=row.url,
+        state=row.state,
+        attempts=row.attempts,
+        last_status_code=row.last_status,
+        last_error=row.last_error,
+        created_at=timestamp(row.created_at),
+    )
+    if row.state == PENDING:
+        message.next_attempt_at.CopyFrom(timestamp(row.next_attempt_at))
+    if row.delivered_at is not None:
+        message.delivered_at.CopyFrom(timestamp(row.delivered_at))
+    return message
+
+
+def rate(status: RateStatus, now_us: int) -> pb.ExchangeRate:
+    message = pb.ExchangeRate(base=status.base, quote=status.quote, fresh=status.fresh,
+                              error=status.error)
+    if status.rate is not None:
+        message.value = format_rate(status.rate.value)
+        message.source = status.rate.source
+        message.fetched_at.CopyFrom(timestamp(status.rate.at))
+        message.age_seconds = max(0, now_us - status.rate.at) // 1_000_000
+    return message
 
 
 def event(stored: StoredEvent) -> pb.InvoiceEvent:

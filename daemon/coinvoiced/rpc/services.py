@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -112,6 +113,20 @@ class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
             yield convert.event(stored)
 
 
+    @unary
+    async def ListCallbacks(  # noqa: N802
+        self, request: pb.ListCallbacksRequest, context  # noqa: ANN001
+    ) -> pb.ListCallbacksResponse:
+        rows = await self.app.callbacks.list(request.invoice_id)
+        return pb.ListCallbacksResponse(deliveries=[convert.delivery(r) for r in rows])
+
+    @unary
+    async def RedeliverCallback(  # noqa: N802
+        self, request: pb.RedeliverCallbackRequest, context  # noqa: ANN001
+    ) -> pb.CallbackDelivery:
+        return convert.delivery(await self.app.callbacks.redeliver(request.delivery_id))
+
+
 class NodeServicer(pb_grpc.NodeServiceServicer):
     def __init__(self, app: Application) -> None:
         self.app = app
@@ -141,6 +156,14 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
             profile=self.app.config.profile,
             chains=chains,
             last_event_sequence=self.app.bus.last_sequence,
+        )
+
+
+    @unary
+    async def GetRates(self, request: pb.GetRatesRequest, context) -> pb.GetRatesResponse:  # noqa: ANN001, N802
+        now = time.time_ns() // 1000
+        return pb.GetRatesResponse(
+            rates=[convert.rate(s, now) for s in self.app.rate_service.snapshot()]
         )
 
 

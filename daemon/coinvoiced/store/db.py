@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from .schema import migrate
-from .tx import Reader, StoredEvent, Tx
+from .tx import OutboxRouter, Reader, StoredEvent, Tx
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,15 @@ Unit = Callable[[Tx], Any]
 
 
 class Store:
-    def __init__(self, path: Path, on_commit: Callable[[list[StoredEvent]], None]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        on_commit: Callable[[list[StoredEvent]], None],
+        outbox: OutboxRouter | None = None,
+    ) -> None:
         self.path = path
         self._on_commit = on_commit
+        self._outbox = outbox
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: list[tuple[Unit, asyncio.Future[Any]]] = []
@@ -100,7 +106,7 @@ class Store:
             batch, self._queue = self._queue, []
             try:
                 outcomes, events = await self._writer._execute(
-                    _run_batch, self._writer._conn, [unit for unit, _ in batch]
+                    _run_batch, self._writer._conn, [unit for unit, _ in batch], self._outbox
                 )
             except Exception as exc:  # commit itself failed: nobody's unit is durable
                 log.exception("store commit failed")
@@ -130,7 +136,7 @@ def _run_read(conn: sqlite3.Connection, query: Callable[[Reader], T]) -> T:
 
 
 def _run_batch(
-    conn: sqlite3.Connection, units: list[Unit]
+    conn: sqlite3.Connection, units: list[Unit], outbox: OutboxRouter | None
 ) -> tuple[list[tuple[bool, Any]], list[StoredEvent]]:
     """Runs in the writer thread: every unit in its own savepoint, one commit for all."""
     outcomes: list[tuple[bool, Any]] = []
@@ -141,7 +147,7 @@ def _run_batch(
             unit_events: list[StoredEvent] = []
             conn.execute("SAVEPOINT unit")
             try:
-                result = unit(Tx(conn, unit_events))
+                result = unit(Tx(conn, unit_events, outbox))
             except Exception as exc:
                 conn.execute("ROLLBACK TO unit")
                 conn.execute("RELEASE unit")

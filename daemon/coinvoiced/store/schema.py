@@ -91,6 +91,29 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_invoice ON events (invoice_id, sequence);
     """,
+    # 2: callbacks (webhook outbox), written in the same transaction as their events
+    """
+    ALTER TABLE invoices ADD COLUMN callback_url TEXT;
+    ALTER TABLE invoices ADD COLUMN callback_secret TEXT;
+
+    CREATE TABLE callbacks (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        invoice_pk INTEGER NOT NULL REFERENCES invoices (pk),
+        event_sequence INTEGER NOT NULL REFERENCES events (sequence),
+        event_type INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_status INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE INDEX callbacks_pending ON callbacks (state, url, seq);
+    CREATE INDEX callbacks_invoice ON callbacks (invoice_pk, seq);
+    """,
 ]
 
 

@@ -7,8 +7,10 @@ all. Units of work never do I/O other than through the Tx.
 
 from __future__ import annotations
 
+import base64
+import secrets
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -30,7 +32,7 @@ from ..domain.view import invoice_view, payment_view
 _INVOICE_COLUMNS = (
     "pk, id, tracking_id, request_id, status, reason, currency, currency_decimals, amount, "
     "label, metadata, options, required_confirmations, resolved, cancelled, resolution_note, "
-    "created_at, updated_at, expires_at, monitor_until"
+    "created_at, updated_at, expires_at, monitor_until, callback_url, callback_secret"
 )
 _PAYMENT_COLUMNS = (
     "chain, txid, idx, asset, address, amount, state, seen_at, late, required_confirmations, "
@@ -48,6 +50,43 @@ class StoredEvent:
 
     def decoded(self) -> dict[str, Any]:
         return orjson.loads(self.payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the callback outbox."""
+
+    seq: int
+    id: str
+    invoice_pk: int
+    invoice_id: str
+    event_sequence: int
+    event_type: int
+    url: str
+    state: int  # CallbackState: 1 pending, 2 delivered, 3 failed
+    attempts: int
+    last_status: int
+    last_error: str
+    next_attempt_at: int
+    created_at: int
+    delivered_at: int | None
+    secret: str | None  # the invoice's callback secret, if it has its own
+
+
+_DELIVERY_SELECT = (
+    "SELECT c.seq, c.id, c.invoice_pk, i.id, c.event_sequence, c.event_type, c.url, c.state, "
+    "c.attempts, c.last_status, c.last_error, c.next_attempt_at, c.created_at, c.delivered_at, "
+    "i.callback_secret FROM callbacks c JOIN invoices i ON i.pk = c.invoice_pk "
+)
+
+PENDING, DELIVERED, FAILED = 1, 2, 3
+
+# Decides where an event of an invoice is POSTed (None: nowhere); see webhooks/outbox.py.
+OutboxRouter = Callable[[Invoice, int], str | None]
+
+
+def new_delivery_id() -> str:
+    return "dlv_" + base64.b32encode(secrets.token_bytes(10)).decode().lower()
 
 
 def _options_to_json(options: list[PaymentOption]) -> bytes:
@@ -106,6 +145,8 @@ def _invoice_from_row(row: tuple[Any, ...]) -> Invoice:
         updated_at=row[17],
         expires_at=row[18],
         monitor_until=row[19],
+        callback_url=row[20],
+        callback_secret=row[21],
     )
 
 
@@ -273,6 +314,35 @@ class Reader:
         """Next derivation index per chain."""
         return dict(self.conn.execute("SELECT name, next_index FROM chains"))
 
+    def callback_heads(self) -> list[Delivery]:
+        """The oldest pending delivery of each URL: what may be sent next, per endpoint."""
+        rows = self.conn.execute(
+            _DELIVERY_SELECT + "JOIN (SELECT MIN(seq) AS head FROM callbacks WHERE state = ? "
+            "GROUP BY url) h ON h.head = c.seq",
+            (PENDING,),
+        ).fetchall()
+        return [Delivery(*r) for r in rows]
+
+    def callbacks_of_invoice(self, invoice_pk: int) -> list[Delivery]:
+        rows = self.conn.execute(
+            _DELIVERY_SELECT + "WHERE c.invoice_pk = ? ORDER BY c.seq", (invoice_pk,)
+        ).fetchall()
+        return [Delivery(*r) for r in rows]
+
+    def callback_by_id(self, delivery_id: str) -> Delivery | None:
+        row = self.conn.execute(_DELIVERY_SELECT + "WHERE c.id = ?", (delivery_id,)).fetchone()
+        return None if row is None else Delivery(*row)
+
+    def event_payload(self, sequence: int) -> tuple[int, int, bytes] | None:
+        """(type, created_at, payload) of one stored event."""
+        return self.conn.execute(
+            "SELECT type, created_at, payload FROM events WHERE sequence = ?", (sequence,)
+        ).fetchone()
+
+    def pending_callbacks(self) -> int:
+        row = self.conn.execute("SELECT COUNT(*) FROM callbacks WHERE state = ?", (PENDING,))
+        return int(row.fetchone()[0])
+
     def recent_blocks(self, chain: str, limit: int) -> list[tuple[int, str, str]]:
         return self.conn.execute(
             "SELECT height, hash, parent_hash FROM blocks WHERE chain = ? "
@@ -295,14 +365,20 @@ class Tx(Reader):
     """Writes inside the current transaction. Events appended here are published to
     live subscribers only after the transaction commits."""
 
-    def __init__(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        events: list[StoredEvent],
+        outbox: OutboxRouter | None = None,
+    ) -> None:
         super().__init__(conn)
         self._events = events
+        self._outbox = outbox
 
     def insert_invoice(self, invoice: Invoice) -> int:
         cursor = self.conn.execute(
             f"INSERT INTO invoices ({_INVOICE_COLUMNS}) "
-            "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self._invoice_params(invoice),
         )
         invoice.pk = int(cursor.lastrowid or 0)
@@ -314,7 +390,8 @@ class Tx(Reader):
             "UPDATE invoices SET id=?, tracking_id=?, request_id=?, status=?, reason=?, "
             "currency=?, currency_decimals=?, amount=?, label=?, metadata=?, options=?, "
             "required_confirmations=?, resolved=?, cancelled=?, resolution_note=?, "
-            "created_at=?, updated_at=?, expires_at=?, monitor_until=? WHERE pk=?",
+            "created_at=?, updated_at=?, expires_at=?, monitor_until=?, callback_url=?, "
+            "callback_secret=? WHERE pk=?",
             (*self._invoice_params(invoice), invoice.pk),
         )
         self.conn.executemany(
@@ -364,6 +441,8 @@ class Tx(Reader):
             invoice.updated_at,
             invoice.expires_at,
             invoice.monitor_until,
+            invoice.callback_url,
+            invoice.callback_secret,
         )
 
     def append_events(
@@ -387,11 +466,41 @@ class Tx(Reader):
                 "INSERT INTO events (invoice_id, type, created_at, payload) VALUES (?, ?, ?, ?)",
                 (invoice.id, int(event.type), now, payload),
             )
-            stored.append(
-                StoredEvent(int(cursor.lastrowid or 0), int(event.type), invoice.id, now, payload)
-            )
+            sequence = int(cursor.lastrowid or 0)
+            stored.append(StoredEvent(sequence, int(event.type), invoice.id, now, payload))
+            url = self._outbox(invoice, int(event.type)) if self._outbox else None
+            if url is not None:
+                # The outbox row commits with its event: a crash can lose neither alone.
+                self.insert_delivery(invoice.pk, sequence, int(event.type), url, now)
         self._events.extend(stored)
         return stored
+
+    def insert_delivery(
+        self, invoice_pk: int, event_sequence: int, event_type: int, url: str, now: int
+    ) -> str:
+        delivery_id = new_delivery_id()
+        self.conn.execute(
+            "INSERT INTO callbacks (id, invoice_pk, event_sequence, event_type, url, state, "
+            "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (delivery_id, invoice_pk, event_sequence, event_type, url, PENDING, now, now),
+        )
+        return delivery_id
+
+    def record_attempt(
+        self,
+        seq: int,
+        *,
+        state: int,
+        status: int,
+        error: str,
+        next_attempt_at: int,
+        delivered_at: int | None,
+    ) -> None:
+        self.conn.execute(
+            "UPDATE callbacks SET state = ?, attempts = attempts + 1, last_status = ?, "
+            "last_error = ?, next_attempt_at = ?, delivered_at = ? WHERE seq = ?",
+            (state, status, error, next_attempt_at, delivered_at, seq),
+        )
 
     def allocate_index(self, chain: str) -> int:
         """The next derivation index of `chain` (persisted with this transaction)."""

@@ -1,0 +1,1 @@
+"""Signed HTTP callbacks from a persisted outbox (see deliverer.py)."""
