@@ -587,3 +587,217 @@ class NodeService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class AdminServiceStub:
+    """AdminService manages API keys and takes backups. Every method needs a key
+    with the "admin" permission.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateApiKey = channel.unary_unary(
+                '/coinvoice.v1.AdminService/CreateApiKey',
+                request_serializer=coinvoice_dot_v1_dot_invoice__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=coinvoice_dot_v1_dot_invoice__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/coinvoice.v1.AdminService/ListApiKeys',
+                request_serializer=coinvoice_dot_v1_dot_invoice__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=coinvoice_dot_v1_dot_invoice__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/coinvoice.v1.AdminService/RevokeApiKey',
+                request_serializer=coinvoice_dot_v1_dot_invoice__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=coinvoice_dot_v1_dot_invoice__pb2.ApiKey.FromString,
+                _registered_method=True)
+        self.BackupDatabase = channel.unary_stream(
+                '/coinvoice.v1.AdminService/BackupDatabase',
+                request_serializer=coinvoice_dot_v1_dot_invoice__pb2.BackupDatabaseRequest.SerializeToString,
+                response_deserializer=coinvoice_dot_v1_dot_invoice__pb2.BackupChunk.FromString,
+                _registered_method=True)
+
+
+class AdminServiceServicer:
+    """AdminService manages API keys and takes backups. Every method needs a key
+    with the "admin" permission.
+    """
+
+    def CreateApiKey(self, request, context):
+        """Creates an API key. The key itself is returned once, here; the daemon keeps
+        only its SHA-256 hash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Lists API keys (without the keys themselves), revoked ones included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Revokes a key at once: calls with it fail from now on and its open event
+        streams end with UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BackupDatabase(self, request, context):
+        """Takes a consistent online backup of the database and streams it. The
+        last chunk carries the SHA-256 of the whole file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_AdminServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=coinvoice_dot_v1_dot_invoice__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=coinvoice_dot_v1_dot_invoice__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=coinvoice_dot_v1_dot_invoice__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=coinvoice_dot_v1_dot_invoice__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=coinvoice_dot_v1_dot_invoice__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=coinvoice_dot_v1_dot_invoice__pb2.ApiKey.SerializeToString,
+            ),
+            'BackupDatabase': grpc.unary_stream_rpc_method_handler(
+                    servicer.BackupDatabase,
+                    request_deserializer=coinvoice_dot_v1_dot_invoice__pb2.BackupDatabaseRequest.FromString,
+                    response_serializer=coinvoice_dot_v1_dot_invoice__pb2.BackupChunk.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'coinvoice.v1.AdminService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('coinvoice.v1.AdminService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class AdminService:
+    """AdminService manages API keys and takes backups. Every method needs a key
+    with the "admin" permission.
+    """
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coinvoice.v1.AdminService/CreateApiKey',
+            coinvoice_dot_v1_dot_invoice__pb2.CreateApiKeyRequest.SerializeToString,
+            coinvoice_dot_v1_dot_invoice__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coinvoice.v1.AdminService/ListApiKeys',
+            coinvoice_dot_v1_dot_invoice__pb2.ListApiKeysRequest.SerializeToString,
+            coinvoice_dot_v1_dot_invoice__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coinvoice.v1.AdminService/RevokeApiKey',
+            coinvoice_dot_v1_dot_invoice__pb2.RevokeApiKeyRequest.SerializeToString,
+            coinvoice_dot_v1_dot_invoice__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BackupDatabase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/coinvoice.v1.AdminService/BackupDatabase',
+            coinvoice_dot_v1_dot_invoice__pb2.BackupDatabaseRequest.SerializeToString,
+            coinvoice_dot_v1_dot_invoice__pb2.BackupChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
