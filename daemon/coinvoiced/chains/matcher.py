@@ -8,16 +8,33 @@ million watched addresses stay in the low hundreds of MB.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+# Called with (watch_key, watched): True when the key starts being watched (or moves to
+# another invoice), False when it stops. Listeners must be cheap and must not raise.
+Listener = Callable[[bytes, bool], None]
+
 
 class AddressIndex:
     def __init__(self) -> None:
         self._by_chain: dict[str, dict[bytes, int]] = {}
+        self._listeners: dict[str, list[Listener]] = {}
+
+    def add_listener(self, chain: str, listener: Listener) -> None:
+        """Be told about keys added to / removed from `chain` (watchers that subscribe
+        per address, such as Electrum, follow the index this way instead of polling)."""
+        self._listeners.setdefault(chain, []).append(listener)
 
     def add(self, chain: str, watch_key: bytes, invoice_pk: int) -> None:
         self._by_chain.setdefault(chain, {})[watch_key] = invoice_pk
+        for listener in self._listeners.get(chain, ()):
+            listener(watch_key, True)
 
     def remove(self, chain: str, watch_key: bytes) -> None:
-        self._by_chain.get(chain, {}).pop(watch_key, None)
+        if self._by_chain.get(chain, {}).pop(watch_key, None) is None:
+            return
+        for listener in self._listeners.get(chain, ()):
+            listener(watch_key, False)
 
     def lookup(self, chain: str, watch_key: bytes) -> int | None:
         table = self._by_chain.get(chain)
