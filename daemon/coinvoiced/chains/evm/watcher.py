@@ -49,6 +49,10 @@ IDLE_POLL = 15.0
 # (a batch of full blocks is one websocket message).
 BATCH_MIN, BATCH_START, BATCH_MAX = 1, 16, 256
 BATCH_TARGET_TXS = 4000
+# Blocks committed in one store transaction while catching up: one fsync for many blocks,
+# yet short transactions (other writers wait for them) and little work redone after a crash.
+COMMIT_MAX_BLOCKS = 128
+COMMIT_MAX_TRANSFERS = 500
 # Block timestamps may run ahead of wall clocks; start this much before the oldest invoice.
 START_MARGIN_SECONDS = 15 * 60
 
@@ -272,18 +276,20 @@ class EvmWatcher:
                 await self._rewind()
                 continue
             self._trust_next = False
-            for block in blocks:
-                await self._connect(block)
+            for group in _commit_groups(blocks):
+                await self._connect(group)
             self._adapt_batch(blocks)
         status.state = "connected"
 
-    async def _connect(self, block: FetchedBlock) -> None:
-        await self.payments.block_connected(
-            self.name, block.height, block.hash, block.parent_hash, block.transfers
+    async def _connect(self, blocks: list[FetchedBlock]) -> None:
+        """Record consecutive blocks (one store transaction), then move our head."""
+        await self.payments.blocks_connected(
+            self.name, [(b.height, b.hash, b.parent_hash, b.transfers) for b in blocks]
         )
-        self._window[block.height] = (block.hash, block.parent_hash)
-        self._window.pop(block.height - BLOCK_WINDOW, None)
-        self._head = (block.height, block.hash)
+        for block in blocks:
+            self._window[block.height] = (block.hash, block.parent_hash)
+            self._window.pop(block.height - BLOCK_WINDOW, None)
+        self._head = (blocks[-1].height, blocks[-1].hash)
 
     def _adapt_batch(self, blocks: list[FetchedBlock]) -> None:
         txs = sum(b.tx_count for b in blocks)
@@ -333,3 +339,19 @@ class EvmWatcher:
                 orphaned,
                 ancestor,
             )
+
+
+def _commit_groups(blocks: list[FetchedBlock]) -> list[list[FetchedBlock]]:
+    groups: list[list[FetchedBlock]] = [[]]
+    transfers = 0
+    for block in blocks:
+        current = groups[-1]
+        if current and (
+            len(current) >= COMMIT_MAX_BLOCKS
+            or transfers + len(block.transfers) > COMMIT_MAX_TRANSFERS
+        ):
+            groups.append([])
+            transfers = 0
+        groups[-1].append(block)
+        transfers += len(block.transfers)
+    return groups
