@@ -51,6 +51,9 @@ class ChainConfig:
     network: str = ""
     servers: tuple[str, ...] = ()
     gap_limit: int = 20
+    # (server URL, PEM file): TLS servers whose exact (self-signed) certificate is pinned
+    pinned_certificates: tuple[tuple[str, str], ...] = ()
+    ping_interval_seconds: int = 60
 
 
 RATE_PROVIDERS = ("fixed", "kraken", "coinbase", "json")
@@ -223,6 +226,30 @@ def _assets(chain: _Section, chain_name: str, kind: str) -> tuple[AssetConfig, .
     return tuple(assets)
 
 
+def _pinned_certificates(
+    section: _Section, servers: list[str]
+) -> tuple[tuple[str, str], ...]:
+    """Electrum `pinned_certificates = { "ssl://host:port" = "/path/cert.pem" }`: the server
+    must present exactly that certificate (self-signed ones are the norm)."""
+    import ssl
+
+    pins: list[tuple[str, str]] = []
+    for url in list(section.data):
+        key = section.key(f'"{url}"')
+        path = section.get(url, str)
+        if url not in servers or not url.startswith("ssl://"):
+            raise ConfigError(f"{key}: not one of this chain's ssl:// servers")
+        try:
+            ssl.PEM_cert_to_DER_cert(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot read {path} ({exc.strerror})") from None
+        except ValueError:
+            raise ConfigError(f"{key}: {path} is not a PEM certificate") from None
+        pins.append((url, path))
+    section.done()
+    return tuple(pins)
+
+
 def _chain(s: _Section) -> ChainConfig:
     name = s.get("name", str)
     if not _NAME_RE.match(name):
@@ -277,6 +304,8 @@ def _chain(s: _Section) -> ChainConfig:
             network=network,
             servers=tuple(servers),
             gap_limit=s.int_in("gap_limit", 1, 100_000, 20),
+            pinned_certificates=_pinned_certificates(s.section("pinned_certificates"), servers),
+            ping_interval_seconds=s.int_in("ping_interval_seconds", 5, 3600, 60),
         )
     s.done()
     return chain

@@ -45,8 +45,14 @@ def electrum_config(
     return config
 
 
-def create(daemon: Daemon, amount: str, currency: str = "BTC", *, expires: int = 600,
-           confirmations: int = 0) -> pb.Invoice:
+def create(
+    daemon: Daemon,
+    amount: str,
+    currency: str = "BTC",
+    *,
+    expires: int = 600,
+    confirmations: int = 0,
+) -> pb.Invoice:
     return daemon.invoices.CreateInvoice(
         pb.CreateInvoiceRequest(
             amount=amount,
@@ -76,21 +82,27 @@ def script_of(address: str, scan: int = 20_000) -> bytes:
 _SCRIPTS: dict[str, bytes] = {}
 
 
-def pay(server: ElectrumServer, invoice: pb.Invoice, amount: int | None = None, *,
-        rbf: bool = False, mine: bool = False) -> str:
+def pay(
+    server: ElectrumServer,
+    invoice: pb.Invoice,
+    amount: int | None = None,
+    *,
+    rbf: bool = False,
+    mine: bool = False,
+) -> str:
     address, owed = due(invoice)
     if address not in _SCRIPTS:
         _SCRIPTS[address] = script_of(address)
-    return server.pay([(_SCRIPTS[address], owed if amount is None else amount)], rbf=rbf,
-                      mine=mine)
+    return server.pay([(_SCRIPTS[address], owed if amount is None else amount)], rbf=rbf, mine=mine)
 
 
 def get(daemon: Daemon, invoice_id: str) -> pb.Invoice:
     return daemon.invoices.GetInvoice(pb.GetInvoiceRequest(id=invoice_id), timeout=10)
 
 
-def wait_status(daemon: Daemon, invoice_id: str, status: int, reason: int | None = None,
-                timeout: float = 20.0) -> pb.Invoice:
+def wait_status(
+    daemon: Daemon, invoice_id: str, status: int, reason: int | None = None, timeout: float = 20.0
+) -> pb.Invoice:
     def reached() -> pb.Invoice | None:
         invoice = get(daemon, invoice_id)
         if invoice.status == status and (reason is None or invoice.unresolved_reason == reason):

@@ -4,8 +4,10 @@ except through that processor and the read-only store queries it offers."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .electrum import ElectrumWatcher
 from .evm import EvmWatcher
 from .registry import Watcher
 
@@ -22,5 +24,18 @@ def build_watchers(app: Application) -> list[Watcher]:
                 EvmWatcher(chain, positions[chain.name], app.payments, app.store, app.index)
             )
         else:
-            chain.status.state = "no watcher (Electrum support is not built yet)"
+            config = chain.config
+            watchers.append(
+                ElectrumWatcher(
+                    chain,
+                    app.payments,
+                    app.store,
+                    app.index,
+                    ping_interval=config.ping_interval_seconds,
+                    certificates={url: Path(p) for url, p in config.pinned_certificates},
+                )
+            )
+            # The gap limit is a concern of xpub-derived UTXO addresses: the allocator
+            # keeps the unused run within it and reports through this chain's status.
+            app.invoices.addresses.enforce_gap_limit(chain)
     return watchers

@@ -114,6 +114,30 @@ MIGRATIONS: list[str] = [
     CREATE INDEX callbacks_pending ON callbacks (state, url, seq);
     CREATE INDEX callbacks_invoice ON callbacks (invoice_pk, seq);
     """,
+    # 3: API keys (only their SHA-256 is stored)
+    """
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        hash BLOB NOT NULL UNIQUE,
+        label TEXT NOT NULL DEFAULT '',
+        permissions TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        last_used_at INTEGER
+    );
+    """,
+    # 4: Electrum watcher state and the gap-limit address carousel
+    """
+    CREATE TABLE scripthash_state (
+        chain TEXT NOT NULL,
+        watch_key BLOB NOT NULL,
+        history BLOB NOT NULL,
+        PRIMARY KEY (chain, watch_key)
+    );
+    ALTER TABLE addresses ADD COLUMN reused_at_height INTEGER;
+    CREATE INDEX addresses_derivation ON addresses (chain, derivation_index);
+    CREATE INDEX payments_address ON payments (chain, address);
+    """,
 ]
 
 

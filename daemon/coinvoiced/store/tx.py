@@ -361,6 +361,57 @@ class Reader:
         return row[0]
 
 
+    # -- Electrum watcher and address carousel (chains/electrum, app/addresses) -- #
+
+    def scripthash_states(self, chain: str) -> list[tuple[bytes, bytes]]:
+        """(watch_key, history JSON) the Electrum watcher last applied, per scripthash."""
+        return self.conn.execute(
+            "SELECT watch_key, history FROM scripthash_state WHERE chain = ?", (chain,)
+        ).fetchall()
+
+    def pending_payment_keys(self, chain: str) -> list[tuple[bytes, str]]:
+        """(watch_key, txid) of payments still in the mempool (PENDING) on `chain`."""
+        return self.conn.execute(
+            "SELECT DISTINCT a.watch_key, p.txid FROM payments p JOIN addresses a "
+            "ON a.chain = p.chain AND a.address = p.address WHERE p.chain = ? AND p.state = ?",
+            (chain, int(PaymentState.PENDING)),
+        ).fetchall()
+
+    def address_floors(self, chain: str) -> dict[bytes, int]:
+        """watch_key -> tip height when a reused address was handed out again: older
+        confirmed history of that address belongs to its earlier invoice."""
+        return dict(
+            self.conn.execute(
+                "SELECT watch_key, reused_at_height FROM addresses "
+                "WHERE chain = ? AND reused_at_height IS NOT NULL",
+                (chain,),
+            )
+        )
+
+    def last_used_index(self, chain: str, since: int) -> int | None:
+        """Highest derivation index >= `since` whose address received a mined payment."""
+        row = self.conn.execute(
+            "SELECT MAX(a.derivation_index) FROM addresses a WHERE a.chain = ? "
+            "AND a.derivation_index >= ? AND EXISTS (SELECT 1 FROM payments p "
+            "WHERE p.chain = a.chain AND p.address = a.address AND p.state IN (?, ?))",
+            (chain, since, int(PaymentState.CONFIRMING), int(PaymentState.CONFIRMED)),
+        ).fetchone()
+        return row[0]
+
+    def reusable_address(self, chain: str, now: int) -> tuple[bytes, str, int] | None:
+        """(watch_key, address, derivation_index) of an address whose invoice expired (or
+        was cancelled) with nothing ever paid to it and whose monitoring window is over:
+        no earlier invoice can still receive on it."""
+        return self.conn.execute(
+            "SELECT a.watch_key, a.address, a.derivation_index FROM addresses a "
+            "JOIN invoices i ON i.pk = a.invoice_pk WHERE a.chain = ? AND i.monitor_until <= ? "
+            "AND i.status IN (?, ?) AND NOT EXISTS (SELECT 1 FROM payments p "
+            "WHERE p.chain = a.chain AND p.address = a.address) "
+            "ORDER BY i.monitor_until, a.derivation_index LIMIT 1",
+            (chain, now, int(InvoiceStatus.EXPIRED), int(InvoiceStatus.CANCELLED)),
+        ).fetchone()
+
+
 class Tx(Reader):
     """Writes inside the current transaction. Events appended here are published to
     live subscribers only after the transaction commits."""
@@ -538,3 +589,31 @@ class Tx(Reader):
 
     def prune_blocks_below(self, chain: str, height: int) -> None:
         self.conn.execute("DELETE FROM blocks WHERE chain = ? AND height < ?", (chain, height))
+
+    # -- Electrum watcher and address carousel (chains/electrum, app/addresses) -- #
+
+    def put_scripthash_states(self, chain: str, rows: Iterable[tuple[bytes, bytes]]) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO scripthash_state (chain, watch_key, history) VALUES (?, ?, ?)",
+            [(chain, key, history) for key, history in rows],
+        )
+
+    def delete_scripthash_states(self, chain: str, keys: Iterable[bytes]) -> None:
+        self.conn.executemany(
+            "DELETE FROM scripthash_state WHERE chain = ? AND watch_key = ?",
+            [(chain, key) for key in keys],
+        )
+
+    def next_index(self, chain: str) -> int:
+        row = self.conn.execute("SELECT next_index FROM chains WHERE name = ?", (chain,))
+        found = row.fetchone()
+        return 0 if found is None else int(found[0])
+
+    def reassign_address(
+        self, chain: str, watch_key: bytes, invoice_pk: int, reused_at_height: int
+    ) -> None:
+        self.conn.execute(
+            "UPDATE addresses SET invoice_pk = ?, reused_at_height = ? "
+            "WHERE chain = ? AND watch_key = ?",
+            (invoice_pk, reused_at_height, chain, watch_key),
+        )
