@@ -102,7 +102,7 @@ def test_kill_9_loses_nothing_and_resume_gets_exactly_the_missing_events(tmp_pat
     stop = threading.Event()
 
     def creator() -> None:
-        with grpc.insecure_channel(daemon.address) as channel:
+        with daemon.connect() as channel:
             stub = pb_grpc.InvoiceServiceStub(channel)
             while not stop.is_set():
                 try:
@@ -112,7 +112,7 @@ def test_kill_9_loses_nothing_and_resume_gets_exactly_the_missing_events(tmp_pat
                 acknowledged.append(reply.id)
 
     def subscriber() -> None:
-        with grpc.insecure_channel(daemon.address) as channel:
+        with daemon.connect() as channel:
             try:
                 stream = pb_grpc.InvoiceServiceStub(channel).StreamEvents(
                     pb.StreamEventsRequest()
@@ -122,15 +122,17 @@ def test_kill_9_loses_nothing_and_resume_gets_exactly_the_missing_events(tmp_pat
             except grpc.RpcError:
                 return
 
-    threads = [threading.Thread(target=creator) for _ in range(4)]
-    threads.append(threading.Thread(target=subscriber))
+    threads = [threading.Thread(target=creator, daemon=True) for _ in range(4)]
+    threads.append(threading.Thread(target=subscriber, daemon=True))
     for t in threads:
         t.start()
-    wait_for(lambda: len(acknowledged) >= 150, 30, "150 acknowledged creates")
-    daemon.kill()
-    stop.set()
-    for t in threads:
-        t.join(10)
+    try:
+        wait_for(lambda: len(acknowledged) >= 150, 30, "150 acknowledged creates")
+    finally:
+        daemon.kill()
+        stop.set()
+        for t in threads:
+            t.join(10)
 
     daemon.start()
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import __version__, logs
 from .config import ConfigError, load
-from .systemd_notify import notify
+from .systemd_notify import notify, watchdog_loop
 
 log = logging.getLogger("coinvoiced")
 
@@ -27,9 +27,11 @@ async def _serve(config_path: Path) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await app.start()
-    notify(f"READY=1\nSTATUS=serving on {config.listen}")
+    notify(f"READY=1\nSTATUS=serving on {config.server.listen}")
+    watchdog = asyncio.create_task(watchdog_loop())
     await stop.wait()
     notify("STOPPING=1")
+    watchdog.cancel()
     log.info("shutting down")
     await app.stop()
     return 0

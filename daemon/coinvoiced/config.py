@@ -90,11 +90,35 @@ class CallbacksConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerConfig:
+    listen: str
+    grace_seconds: int
+    tls: bool  # resolved from "auto": on unless the listener is loopback
+    tls_cert: Path | None  # operator-provided; None: generated in data_dir
+    tls_key: Path | None
+    tls_extra_names: tuple[str, ...]
+    unix_socket: Path | None
+    max_concurrent_streams: int
+    max_request_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    create_invoice_per_minute: int
+    create_invoice_burst: int
+    failed_auth_per_minute: int
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None
     profile: str
-    listen: str
-    grace_seconds: float
+    server: ServerConfig
+    security: SecurityConfig
+    metrics_listen: str  # "" = no metrics endpoint
     data_dir: Path
     log_level: str
     log_format: str
@@ -425,16 +449,67 @@ def _callbacks(section: _Section) -> CallbacksConfig:
     return result
 
 
+_HOST_PORT_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
+
+
+def _server(section: _Section, base_dir: Path) -> ServerConfig:
+    listen = section.get("listen", str, "127.0.0.1:50051")
+    if not _HOST_PORT_RE.match(listen):
+        raise ConfigError(f"{section.key('listen')}: {listen!r} is not host:port")
+    tls_mode = section.get("tls", str, "auto")
+    if tls_mode not in ("auto", "on", "off"):
+        raise ConfigError(f"{section.key('tls')}: {tls_mode!r} is not auto, on or off")
+    host = listen.rsplit(":", 1)[0]
+    tls = tls_mode == "on" or (tls_mode == "auto" and host not in LOOPBACK_HOSTS)
+
+    def optional_path(name: str) -> Path | None:
+        raw = section.get(name, str, "")
+        return None if not raw else (base_dir / raw).resolve()
+
+    cert, key = optional_path("tls_cert"), optional_path("tls_key")
+    if (cert is None) != (key is None):
+        raise ConfigError(f"{section.key('tls_cert')}: set both tls_cert and tls_key, or neither")
+    for name, file in (("tls_cert", cert), ("tls_key", key)):
+        if file is not None and not file.is_file():
+            raise ConfigError(f"{section.key(name)}: {file} does not exist")
+    extra = section.get("tls_extra_names", list, [])
+    for i, name in enumerate(extra):
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9.:-]{1,253}$", name):
+            raise ConfigError(f"{section.key('tls_extra_names')}[{i}]: not a host name or IP")
+    result = ServerConfig(
+        listen=listen,
+        grace_seconds=section.int_in("grace_seconds", 0, 300, 5),
+        tls=tls,
+        tls_cert=cert,
+        tls_key=key,
+        tls_extra_names=tuple(extra),
+        unix_socket=optional_path("unix_socket"),
+        max_concurrent_streams=section.int_in("max_concurrent_streams", 1, 100_000, 1000),
+        max_request_bytes=section.int_in("max_request_bytes", 1024, 64 << 20, 1 << 20),
+    )
+    section.done()
+    return result
+
+
 def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     root = _Section(data, "")
     profile = root.get("profile", str, "dev")
 
-    server = root.section("server")
-    listen = server.get("listen", str, "127.0.0.1:50051")
-    if not re.match(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$", listen):
-        raise ConfigError(f"server.listen: {listen!r} is not host:port")
-    grace = server.int_in("grace_seconds", 0, 300, 5)
-    server.done()
+    base_dir = path.parent if path is not None else Path.cwd()
+    server = _server(root.section("server"), base_dir)
+    security_section = root.section("security")
+    security = SecurityConfig(
+        create_invoice_per_minute=security_section.int_in(
+            "create_invoice_per_minute", 1, 1_000_000, 600),
+        create_invoice_burst=security_section.int_in("create_invoice_burst", 1, 1_000_000, 100),
+        failed_auth_per_minute=security_section.int_in("failed_auth_per_minute", 1, 10_000, 30),
+    )
+    security_section.done()
+    metrics_section = root.section("metrics")
+    metrics_listen = metrics_section.get("listen", str, "")
+    if metrics_listen and not _HOST_PORT_RE.match(metrics_listen):
+        raise ConfigError(f"metrics.listen: {metrics_listen!r} is not host:port")
+    metrics_section.done()
 
     storage = root.section("storage")
     data_dir = Path(storage.get("data_dir", str, "./data"))
@@ -496,8 +571,9 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     return Config(
         path=path,
         profile=profile,
-        listen=listen,
-        grace_seconds=grace,
+        server=server,
+        security=security,
+        metrics_listen=metrics_listen,
         data_dir=data_dir,
         log_level=log_level,
         log_format=log_format,

@@ -6,6 +6,7 @@ STOPPING=1 on shutdown. Does nothing when not started by systemd.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 
@@ -20,3 +21,23 @@ def notify(message: str) -> bool:
         sock.connect(address)
         sock.sendall(message.encode())
     return True
+
+
+def watchdog_interval() -> float | None:
+    """Seconds between WATCHDOG=1 pings (half of WatchdogSec), or None when not asked for."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    return int(usec) / 2_000_000
+
+
+async def watchdog_loop() -> None:
+    """Ping systemd's watchdog from the event loop itself: if the loop stalls, pings stop
+    and systemd restarts the daemon."""
+    interval = watchdog_interval()
+    if interval is None:
+        return
+    while True:
+        notify("WATCHDOG=1")
+        await asyncio.sleep(interval)

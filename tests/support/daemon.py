@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import subprocess
@@ -70,6 +71,8 @@ def base_config(data_dir: Path, port: int) -> dict[str, Any]:
         "server": {"listen": f"127.0.0.1:{port}", "grace_seconds": 2},
         "storage": {"data_dir": str(data_dir)},
         "logging": {"level": "info"},
+        # Tests create invoices in bursts; the rate limit has its own test.
+        "security": {"create_invoice_per_minute": 1_000_000, "create_invoice_burst": 100_000},
         "invoices": {"default_expiry_seconds": 900, "monitoring_window_seconds": 3600},
         "fiat": {"USD": 2, "EUR": 2},
         "rates": {"providers": ["fixed"], "fixed": {"ETH/USD": "3000", "BTC/USD": "60000"}},
@@ -94,6 +97,50 @@ def base_config(data_dir: Path, port: int) -> dict[str, Any]:
             },
         ],
     }
+
+
+class _AuthMetadata(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Adds `authorization: Bearer <key>` to every call of a channel."""
+
+    def __init__(self, key: str) -> None:
+        self._metadata = ("authorization", f"Bearer {key}")
+
+    def _details(self, details: Any) -> Any:
+        metadata = [*(details.metadata or ()), self._metadata]
+        return details._replace(metadata=metadata) if hasattr(details, "_replace") else \
+            _Details(details.method, details.timeout, metadata, details.credentials,
+                     details.wait_for_ready, details.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):  # noqa: ANN001, ANN201
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):  # noqa: ANN001, ANN201
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):  # noqa: ANN001, ANN201
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):  # noqa: ANN001, ANN201
+        return continuation(self._details(details), requests)
+
+
+class _Details(
+    collections.namedtuple(
+        "_Details",
+        ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression"),
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+def authed_channel(address: str, key: str) -> grpc.Channel:
+    return grpc.intercept_channel(grpc.insecure_channel(address), _AuthMetadata(key))
 
 
 class Daemon:
@@ -142,9 +189,22 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.config["storage"]["data_dir"])
+
+    @property
+    def admin_key(self) -> str:
+        """The admin key the daemon wrote on first start (what coinvoice-cli finds)."""
+        return (self.data_dir / "admin.key").read_text().strip()
+
+    def connect(self, key: str | None = None) -> grpc.Channel:
+        """A new channel that authenticates with `key` (default: the admin key)."""
+        return authed_channel(self.address, key or self.admin_key)
+
     def channel(self) -> grpc.Channel:
         if self._channel is None:
-            self._channel = grpc.insecure_channel(self.address)
+            self._channel = self.connect()
         return self._channel
 
     @property

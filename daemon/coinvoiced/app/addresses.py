@@ -29,6 +29,8 @@ from .clock import now_us
 
 log = logging.getLogger(__name__)
 
+NONE_FREE_RECHECK_US = 2_000_000  # look for a reusable address at most every 2 s
+
 
 @dataclass(frozen=True, slots=True)
 class AssignedAddress:
@@ -44,6 +46,9 @@ class AddressAllocator:
         self.pool = pool
         self.index = index
         self._gap_chains: dict[str, Chain] = {}
+        # chain -> time (us) before which no reusable address is looked for again: when
+        # none was free, invoices keep getting new addresses without a query each.
+        self._none_free_until: dict[str, int] = {}
 
     def enforce_gap_limit(self, chain: Chain) -> None:
         """Keep `chain`'s run of unused addresses within its configured gap_limit."""
@@ -68,7 +73,12 @@ class AddressAllocator:
         if unused_run < limit:
             extra.pop("gap_limit", None)
             return None
-        found = tx.reusable_address(chain.name, now_us())
+        now = now_us()
+        found = None
+        if now >= self._none_free_until.get(chain.name, 0):
+            found = tx.reusable_address(chain.name, now)
+            if found is None:
+                self._none_free_until[chain.name] = now + NONE_FREE_RECHECK_US
         if found is None:
             # Writer thread: only a dict write and a log line here.
             warning = (

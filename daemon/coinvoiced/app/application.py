@@ -26,7 +26,12 @@ from ..store import Store, StoredEvent
 from ..webhooks.deliverer import Deliverer
 from ..webhooks.outbox import CallbackRouter
 from .addresses import AddressAllocator
+from ..metrics import Metrics, MetricsServer
+from ..rpc.auth import AuthInterceptor
+from ..rpc.observe import MetricsInterceptor
 from .bus import EventBus
+from .keys import KeyRing
+from .tls import load_or_create
 from .callbacks import CallbackHistory
 from .clock import now_us
 from .deadlines import Deadlines
@@ -60,16 +65,25 @@ class Application:
             self.deadlines,
             self.payments.tips,
         )
+        self.keys = KeyRing(self.store)
+        self.metrics = Metrics()
+        self.metrics_server = (
+            MetricsServer(self, self.metrics, config.metrics_listen)
+            if config.metrics_listen else None
+        )
         self.watchers: list[Watcher] = build_watchers(self)
         self.server: grpc.aio.Server | None = None
         self.bound_port: int = 0
 
     def _committed(self, events: list[StoredEvent]) -> None:
         self.bus.publish(events)
+        self.metrics.observe_events(events)
         self.deliverer.wake()  # some of these events may have outbox rows
 
     async def start(self) -> None:
         await self.store.open()
+        await self.keys.load()
+        await self.keys.ensure_admin_key_file(self.config.data_dir)
         await self._restore()
         self.deadlines.start()
         await self.rate_service.start()
@@ -77,7 +91,10 @@ class Application:
         for watcher in self.watchers:
             await watcher.start()
         await self._start_server()
-        log.info("coinvoiced ready on %s (profile %s)", self.config.listen, self.config.profile)
+        if self.metrics_server is not None:
+            await self.metrics_server.start()
+        log.info("coinvoiced ready on %s%s (profile %s)", self.config.server.listen,
+                 " with TLS" if self.config.server.tls else "", self.config.profile)
 
     async def _restore(self) -> None:
         """Rebuild in-memory state (address index, deadlines, cursors) from the store."""
@@ -104,14 +121,25 @@ class Application:
         )
 
     async def _start_server(self) -> None:
+        server_config = self.config.server
+        security = self.config.security
         self.server = grpc.aio.server(
+            interceptors=[
+                MetricsInterceptor(self.metrics),
+                AuthInterceptor(self.keys, security.failed_auth_per_minute,
+                                security.create_invoice_per_minute,
+                                security.create_invoice_burst),
+            ],
             options=[
-                ("grpc.max_receive_message_length", 1 << 20),
+                ("grpc.max_receive_message_length", server_config.max_request_bytes),
+                ("grpc.max_concurrent_streams", server_config.max_concurrent_streams),
+                # Long-lived event streams: ping idle connections, and let clients ping us.
                 ("grpc.keepalive_time_ms", 30_000),
                 ("grpc.keepalive_timeout_ms", 10_000),
                 ("grpc.http2.max_pings_without_data", 0),
                 ("grpc.keepalive_permit_without_calls", 1),
-            ]
+                ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ],
         )
         names = add_to_server(self.server, self)
         # The asyncio servicer: the sync one would run every Check in a thread pool.
@@ -126,9 +154,20 @@ class Application:
             ],
             self.server,
         )
-        self.bound_port = self.server.add_insecure_port(self.config.listen)
+        listen = server_config.listen
+        if server_config.tls:
+            chain, key = load_or_create(self.config.data_dir, server_config.tls_cert,
+                                        server_config.tls_key, server_config.tls_extra_names)
+            credentials = grpc.ssl_server_credentials([(key, chain)])
+            self.bound_port = self.server.add_secure_port(listen, credentials)
+        else:
+            self.bound_port = self.server.add_insecure_port(listen)
         if self.bound_port == 0:
-            raise OSError(f"cannot listen on {self.config.listen}")
+            raise OSError(f"cannot listen on {listen}")
+        if server_config.unix_socket is not None:
+            # Same-host clients; API keys are still required. Mode 0600 via our UMask.
+            server_config.unix_socket.unlink(missing_ok=True)
+            self.server.add_insecure_port(f"unix:{server_config.unix_socket}")
         await self.server.start()
         for name in ("", *names):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -138,7 +177,7 @@ class Application:
         if self.server is not None:
             await self._health.enter_graceful_shutdown()  # every service NOT_SERVING
             self.bus.close()  # live streams end cleanly
-            await self.server.stop(self.config.grace_seconds)
+            await self.server.stop(self.config.server.grace_seconds)
         for watcher in reversed(self.watchers):
             try:
                 await watcher.stop()
@@ -148,6 +187,8 @@ class Application:
         await self.deliverer.stop()
         await self.rate_service.stop()
         await self.address_pool.stop()
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
         await self.store.close()
         log.info("coinvoiced stopped")
 

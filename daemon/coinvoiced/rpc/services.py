@@ -16,6 +16,8 @@ from ..app.bus import follow
 from ..app.invoices import CreateRequest, ListRequest, UpdateRequest
 from ..domain.errors import InvalidArgument
 from . import convert
+from .admin import AdminServicer
+from .auth import is_admin
 from .errors import streaming, unary
 
 if TYPE_CHECKING:
@@ -148,7 +150,8 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
                     lag=max(0, tip - processed),
                     assets=[a.code for a in chain.config.assets],
                     state=status.state,
-                    endpoint=status.endpoint,
+                    # Node URLs can carry credentials: only admin keys see them.
+                    endpoint=status.endpoint if is_admin() else "",
                 )
             )
         return pb.GetInfoResponse(
@@ -171,7 +174,9 @@ def add_to_server(server: grpc.aio.Server, app: Application) -> list[str]:
     """Register the servicers; return their full service names (for reflection/health)."""
     pb_grpc.add_InvoiceServiceServicer_to_server(InvoiceServicer(app), server)
     pb_grpc.add_NodeServiceServicer_to_server(NodeServicer(app), server)
+    pb_grpc.add_AdminServiceServicer_to_server(AdminServicer(app), server)
     return [
+        pb.DESCRIPTOR.services_by_name["AdminService"].full_name,
         pb.DESCRIPTOR.services_by_name["InvoiceService"].full_name,
         pb.DESCRIPTOR.services_by_name["NodeService"].full_name,
     ]

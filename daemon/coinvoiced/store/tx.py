@@ -343,6 +343,13 @@ class Reader:
         row = self.conn.execute("SELECT COUNT(*) FROM callbacks WHERE state = ?", (PENDING,))
         return int(row.fetchone()[0])
 
+    def api_keys(self) -> list[tuple[str, bytes, str, str, int, int | None, int | None]]:
+        """(id, hash, label, permissions, created_at, revoked_at, last_used_at), oldest first."""
+        return self.conn.execute(
+            "SELECT id, hash, label, permissions, created_at, revoked_at, last_used_at "
+            "FROM api_keys ORDER BY created_at, id"
+        ).fetchall()
+
     def recent_blocks(self, chain: str, limit: int) -> list[tuple[int, str, str]]:
         return self.conn.execute(
             "SELECT height, hash, parent_hash FROM blocks WHERE chain = ? "
@@ -377,16 +384,31 @@ class Reader:
             (chain, int(PaymentState.PENDING)),
         ).fetchall()
 
-    def address_floors(self, chain: str) -> dict[bytes, int]:
+    def address_floors(
+        self, chain: str, keys: list[bytes] | None = None
+    ) -> dict[bytes, int]:
         """watch_key -> tip height when a reused address was handed out again: older
-        confirmed history of that address belongs to its earlier invoice."""
-        return dict(
-            self.conn.execute(
-                "SELECT watch_key, reused_at_height FROM addresses "
-                "WHERE chain = ? AND reused_at_height IS NOT NULL",
-                (chain,),
+        confirmed history of that address belongs to its earlier invoice. Of `keys` only,
+        when given."""
+        if keys is None:
+            return dict(
+                self.conn.execute(
+                    "SELECT watch_key, reused_at_height FROM addresses "
+                    "WHERE chain = ? AND reused_at_height IS NOT NULL",
+                    (chain,),
+                )
             )
-        )
+        found: dict[bytes, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            found.update(
+                self.conn.execute(
+                    "SELECT watch_key, reused_at_height FROM addresses WHERE chain = ? AND "
+                    f"reused_at_height IS NOT NULL AND watch_key IN ({','.join('?' * len(chunk))})",
+                    (chain, *chunk),
+                )
+            )
+        return found
 
     def last_used_index(self, chain: str, since: int) -> int | None:
         """Highest derivation index >= `since` whose address received a mined payment."""
@@ -403,12 +425,15 @@ class Reader:
         was cancelled) with nothing ever paid to it and whose monitoring window is over:
         no earlier invoice can still receive on it."""
         return self.conn.execute(
-            "SELECT a.watch_key, a.address, a.derivation_index FROM addresses a "
-            "JOIN invoices i ON i.pk = a.invoice_pk WHERE a.chain = ? AND i.monitor_until <= ? "
-            "AND i.status IN (?, ?) AND NOT EXISTS (SELECT 1 FROM payments p "
+            # Newest windows first, through the monitor_until index: under invoice spam the
+            # candidates are recent, and old (mostly paid) invoices are not walked.
+            "SELECT a.watch_key, a.address, a.derivation_index FROM invoices i "
+            "INDEXED BY invoices_monitor CROSS JOIN addresses a ON a.invoice_pk = i.pk "
+            "WHERE i.monitor_until <= ? "
+            "AND i.status IN (?, ?) AND a.chain = ? AND NOT EXISTS (SELECT 1 FROM payments p "
             "WHERE p.chain = a.chain AND p.address = a.address) "
-            "ORDER BY i.monitor_until, a.derivation_index LIMIT 1",
-            (chain, now, int(InvoiceStatus.EXPIRED), int(InvoiceStatus.CANCELLED)),
+            "ORDER BY i.monitor_until DESC LIMIT 1",
+            (now, int(InvoiceStatus.EXPIRED), int(InvoiceStatus.CANCELLED), chain),
         ).fetchone()
 
 
@@ -552,6 +577,25 @@ class Tx(Reader):
             "last_error = ?, next_attempt_at = ?, delivered_at = ? WHERE seq = ?",
             (state, status, error, next_attempt_at, delivered_at, seq),
         )
+
+    def insert_api_key(
+        self, key_id: str, key_hash: bytes, label: str, permissions: str, now: int
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO api_keys (id, hash, label, permissions, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key_id, key_hash, label, permissions, now),
+        )
+
+    def revoke_api_key(self, key_id: str, now: int) -> bool:
+        cursor = self.conn.execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (now, key_id),
+        )
+        return cursor.rowcount == 1
+
+    def touch_api_key(self, key_id: str, now: int) -> None:
+        self.conn.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key_id))
 
     def allocate_index(self, chain: str) -> int:
         """The next derivation index of `chain` (persisted with this transaction)."""
