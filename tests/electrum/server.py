@@ -59,6 +59,8 @@ class FixtureSession(RPCSession):
         if isinstance(request, Notification):
             return None
         method = request.method
+        calls = self.server.calls
+        calls[method] = calls.get(method, 0) + 1
         args = list(request.args) if isinstance(request.args, list | tuple) else []
         if self.protocol is None and method != "server.version":
             raise RPCError(JSONRPC.INVALID_REQUEST, "server.version must come first")
@@ -183,6 +185,7 @@ class ElectrumServer:
         self.chain = RegtestChain()
         self.sessions: set[FixtureSession] = set()
         self.requests = 0
+        self.calls: dict[str, int] = {}  # method -> requests received
         self.notify_before_reply = False
         self._status_cache: dict[bytes, str | None] = {}
         self._loop = asyncio.new_event_loop()
@@ -252,6 +255,9 @@ class ElectrumServer:
 
     def subscriptions(self) -> int:
         return self._call(lambda: sum(len(s.statuses) for s in self.sessions))
+
+    def method_calls(self, method: str) -> int:
+        return self._call(lambda: self.calls.get(method, 0))
 
     def session_count(self) -> int:
         return self._call(lambda: len(self.sessions))

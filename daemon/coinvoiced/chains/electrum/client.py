@@ -44,6 +44,8 @@ PIPELINE_CHUNK = 2000  # single requests started together when batches are not s
 IN_FLIGHT = 64  # batches (or single requests) awaiting replies at once
 
 Notify = Callable[[str, Sequence[Any]], None]
+_AIORPCX_LOG = logging.getLogger(__name__ + ".aiorpcx")
+_AIORPCX_LOG.setLevel(logging.WARNING)
 
 
 class ServerError(Exception):
@@ -94,6 +96,8 @@ class _Session(RPCSession):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # aiorpcx logs every concurrency adjustment at INFO; keep only its warnings.
+        self.logger = _AIORPCX_LOG
         self.sent_request_timeout = REQUEST_TIMEOUT
         self.closed = asyncio.Event()
 

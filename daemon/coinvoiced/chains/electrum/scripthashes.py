@@ -7,7 +7,6 @@ a crash in between only means fetching (and idempotently re-recording) once more
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -52,12 +51,10 @@ class ScripthashBook:
                 history.append((txid, 0))
         self.floors = await self.store.read(lambda r: r.address_floors(chain))
 
-    async def refresh_floor(self, keys: Iterable[bytes]) -> None:
+    async def refresh_floor(self, keys: list[bytes]) -> None:
+        """Newly watched keys may be addresses handed out again (see app/addresses.py)."""
         chain = self.chain
-        floors = await self.store.read(lambda r: r.address_floors(chain))
-        for key in keys:
-            if key in floors:
-                self.floors[key] = floors[key]
+        self.floors.update(await self.store.read(lambda r: r.address_floors(chain, keys)))
 
     def status(self, key: bytes) -> str | None:
         return status_hash(self.known.get(key, ()))
