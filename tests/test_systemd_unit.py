@@ -26,6 +26,7 @@ def test_unit_has_notify_state_and_hardening() -> None:
     assert d["Type"] == ["notify"]
     assert d["StateDirectory"] == ["coinvoice"]
     assert d["Restart"] == ["on-failure"]
+    assert d["WatchdogSec"] == ["30s"]
     for key in ("ProtectSystem", "NoNewPrivileges", "PrivateTmp", "ProtectHome",
                 "PrivateDevices", "RestrictAddressFamilies", "SystemCallFilter"):
         assert key in d, key

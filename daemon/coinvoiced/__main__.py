@@ -27,13 +27,15 @@ async def _serve(config_path: Path) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await app.start()
-    notify(f"READY=1\nSTATUS=serving on {config.server.listen}")
-    watchdog = asyncio.create_task(watchdog_loop())
-    await stop.wait()
-    notify("STOPPING=1")
-    watchdog.cancel()
-    log.info("shutting down")
-    await app.stop()
+    try:
+        notify(f"READY=1\nSTATUS=serving on {config.server.listen}")
+        watchdog = asyncio.create_task(watchdog_loop())
+        await stop.wait()
+        notify("STOPPING=1")
+        watchdog.cancel()
+        log.info("shutting down")
+    finally:
+        await app.stop()
     return 0
 
 
