@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..domain.errors import InvalidArgument, NotFound
-from ..store import Store
+from ..store import Store, Tx
 from ..store.tx import Delivery
 from ..webhooks.deliverer import Deliverer
 from . import validation
@@ -27,11 +27,13 @@ class CallbackHistory:
         return await self.store.read(lambda r: r.callbacks_of_invoice(invoice.pk))
 
     async def redeliver(self, delivery_id: str) -> Delivery:
+        if not delivery_id:
+            raise InvalidArgument("delivery_id", "required")
         if not _DELIVERY_ID_RE.match(delivery_id):
             raise InvalidArgument("delivery_id", f"{delivery_id[:40]!r} is not a delivery id "
                                   "(dlv_...)")
 
-        def unit(tx) -> Delivery:  # noqa: ANN001
+        def unit(tx: Tx) -> Delivery:
             original = tx.callback_by_id(delivery_id)
             if original is None:
                 raise NotFound(f"no callback delivery with id {delivery_id!r}")

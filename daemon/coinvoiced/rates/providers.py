@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -18,6 +18,9 @@ from typing import Any
 import aiohttp
 
 from .base import Rate, RateUnavailable
+
+MAX_EXPONENT = 30  # prices from 1e-30 to 1e30
+FUTURE_SKEW_US = 60_000_000  # a provider clock this far ahead is tolerated (and clamped)
 
 
 def _now_us() -> int:
@@ -34,6 +37,9 @@ def positive(source: str, raw: Any) -> Fraction:
         raise RateUnavailable(f"{source}: price {raw!r:.40} is not a decimal") from None
     if not value.is_finite() or value <= 0:
         raise RateUnavailable(f"{source}: price {raw!r:.40} is not positive")
+    if not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+        # Fraction(Decimal("1e999999999")) would build a billion-digit integer.
+        raise RateUnavailable(f"{source}: price {raw!r:.40} is out of range")
     return Fraction(value)
 
 
@@ -69,7 +75,8 @@ class FixedSource:
 
 
 class KrakenSource:
-    """GET /0/public/Ticker?pair=XBTUSD -> {"error": [], "result": {"XXBTZUSD": {"c": [last, vol]}}}"""
+    """GET /0/public/Ticker?pair=XBTUSD
+    -> {"error": [], "result": {"XXBTZUSD": {"c": [last, vol], ...}}}"""
 
     name = "kraken"
     _CODES = {"BTC": "XBT"}
@@ -84,8 +91,10 @@ class KrakenSource:
                               f"{self._base_url}/0/public/Ticker?pair={pair}")
         if not isinstance(data, dict):
             raise RateUnavailable("kraken: unexpected response shape")
-        if data.get("error"):
-            raise RateUnavailable(f"kraken: {'; '.join(map(str, data['error']))[:200]}")
+        errors = data.get("error")
+        if errors:
+            text = "; ".join(map(str, errors)) if isinstance(errors, list) else str(errors)
+            raise RateUnavailable(f"kraken: {text[:200]}")
         result = data.get("result")
         if not isinstance(result, dict) or len(result) != 1:
             raise RateUnavailable(f"kraken: no ticker for {pair}")
@@ -97,7 +106,8 @@ class KrakenSource:
 
 
 class CoinbaseSource:
-    """GET /v2/prices/ETH-USD/spot -> {"data": {"amount": "...", "base": "ETH", "currency": "USD"}}"""
+    """GET /v2/prices/ETH-USD/spot
+    -> {"data": {"amount": "...", "base": "ETH", "currency": "USD"}}"""
 
     name = "coinbase"
 
@@ -131,15 +141,22 @@ def json_path(data: Any, path: str) -> Any:
 
 
 def parse_timestamp(raw: Any) -> int:
-    """Unix seconds (number or digits) or an ISO 8601 string -> microseconds."""
+    """Unix seconds (number or digits) or an ISO 8601 string (UTC unless it has an
+    offset) -> microseconds."""
     if isinstance(raw, int | Decimal) and not isinstance(raw, bool):
-        return int(Decimal(raw) * 1_000_000)
-    if isinstance(raw, str):
-        if raw.isdigit():
-            return int(raw) * 1_000_000
+        seconds = Decimal(raw)
+    elif isinstance(raw, str) and raw.isdigit():
+        seconds = Decimal(raw)
+    elif isinstance(raw, str):
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)  # not the daemon's local time
         return int(parsed.timestamp()) * 1_000_000
-    raise ValueError(raw)
+    else:
+        raise ValueError(raw)
+    if not seconds.is_finite() or not 0 <= seconds < 10**11:
+        raise ValueError(raw)  # also refuses milliseconds passed off as seconds
+    return int(seconds * 1_000_000)
 
 
 class JsonSource:
@@ -156,13 +173,14 @@ class JsonSource:
         self._timestamp_path = timestamp_path
 
     async def fetch(self, base: str, quote: str) -> Rate:
-        data = await get_json(self._session, self.name,
-                              self._url.format(base=base, quote=quote))
+        # Not str.format: a URL may contain other braces.
+        url = self._url.replace("{base}", base).replace("{quote}", quote)
+        data = await get_json(self._session, self.name, url)
         try:
             raw = json_path(data, self._value_path)
         except KeyError as exc:
             raise RateUnavailable(f"json: no {exc.args[0]!r} along {self._value_path!r}") from None
-        at = _now_us()
+        now = at = _now_us()
         if self._timestamp_path:
             try:
                 at = parse_timestamp(json_path(data, self._timestamp_path))
@@ -170,4 +188,9 @@ class JsonSource:
                 raise RateUnavailable(
                     f"json: no usable timestamp at {self._timestamp_path!r}"
                 ) from None
+            if at > now + FUTURE_SKEW_US:
+                # Trusting it would keep the quote "fresh" until that time comes.
+                raise RateUnavailable(f"json: timestamp at {self._timestamp_path!r} is in "
+                                      "the future")
+            at = min(at, now)
         return Rate(base, quote, positive(self.name, raw), self.name, at)

@@ -40,6 +40,7 @@ class RateService:
         self._cache: dict[tuple[str, str], Rate] = {}
         self._errors: dict[tuple[str, str], str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._fetching: dict[tuple[str, str], asyncio.Task[Rate]] = {}
 
     async def start(self) -> None:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds)
@@ -84,7 +85,24 @@ class RateService:
         cached = self._cache.get((base, quote))
         if cached is not None and self._fresh(cached):
             return self._marked_up(cached)
-        return self._marked_up(await self._fetch(base, quote))
+        return self._marked_up(await self._fetch_shared(base, quote))
+
+    async def _fetch_shared(self, base: str, quote: str) -> Rate:
+        """One upstream fetch per pair at a time: callers that need the same pair while
+        it is being fetched wait for that fetch instead of starting their own."""
+        pair = (base, quote)
+        task = self._fetching.get(pair)
+        if task is None:
+            task = asyncio.create_task(self._fetch(base, quote))
+            self._fetching[pair] = task
+            task.add_done_callback(lambda done, p=pair: self._fetched(p, done))
+        # Shielded: a cancelled caller (client gone) does not cancel the others' fetch.
+        return await asyncio.shield(task)
+
+    def _fetched(self, pair: tuple[str, str], task: asyncio.Task[Rate]) -> None:
+        self._fetching.pop(pair, None)
+        if not task.cancelled():
+            task.exception()  # retrieved, even if every caller has gone
 
     async def _fetch(self, base: str, quote: str) -> Rate:
         errors = []
@@ -93,6 +111,10 @@ class RateService:
                 rate = await source.fetch(base, quote)
             except RateUnavailable as exc:
                 errors.append(str(exc))
+                continue
+            except Exception as exc:  # a parser surprise must not kill the refresher
+                log.exception("rate source %s failed", source.name)
+                errors.append(f"{source.name}: {type(exc).__name__}: {exc}"[:200])
                 continue
             if not self._fresh(rate):
                 errors.append(f"{source.name}: quote is older than "
@@ -103,14 +125,16 @@ class RateService:
             return rate
         message = "; ".join(errors) or "no rate source configured"
         self._errors[(base, quote)] = message
-        raise RateUnavailable(message)
+        raise RateUnavailable(
+            f"no fresh {base}/{quote} rate (max age {self.config.max_age_seconds}s): {message}"
+        )
 
     async def refresh(self) -> None:
         async def one(pair: tuple[str, str]) -> None:
             try:
-                await self._fetch(*pair)
+                await self._fetch_shared(*pair)
             except RateUnavailable as exc:
-                log.warning("no fresh rate for %s/%s: %s", *pair, exc)
+                log.warning("%s", exc)
 
         await asyncio.gather(*(one(pair) for pair in self.config.pairs))
 

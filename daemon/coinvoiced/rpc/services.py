@@ -45,6 +45,8 @@ class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
                 required_confirmations=request.required_confirmations,
                 metadata=dict(request.metadata),
                 request_id=request.request_id,
+                callback_url=request.callback_url,
+                callback_secret=request.callback_secret,
             )
         )
         return self._reply(invoice)
@@ -86,6 +88,8 @@ class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
                 metadata=dict(request.metadata),
                 expires_in_seconds=request.expires_in_seconds,
                 amount=request.amount,
+                callback_url=request.callback_url,
+                callback_secret=request.callback_secret,
             )
         )
         return self._reply(invoice)

@@ -315,10 +315,22 @@ class Reader:
         return dict(self.conn.execute("SELECT name, next_index FROM chains"))
 
     def callback_heads(self) -> list[Delivery]:
-        """The oldest pending delivery of each URL: what may be sent next, per endpoint."""
+        """The oldest pending delivery of each URL: what may be sent next, per endpoint.
+
+        Runs after every attempt, so its cost must not grow with the backlog: instead of
+        GROUP BY over every pending row (a dead endpoint can pile up thousands), it hops
+        from one pending URL to the next in the (state, url, seq) index, one seek each.
+        """
         rows = self.conn.execute(
-            _DELIVERY_SELECT + "JOIN (SELECT MIN(seq) AS head FROM callbacks WHERE state = ? "
-            "GROUP BY url) h ON h.head = c.seq",
+            _DELIVERY_SELECT + "JOIN ("
+            "WITH RECURSIVE pending(url) AS ("
+            " SELECT MIN(url) FROM callbacks WHERE state = ?1"
+            " UNION ALL"
+            " SELECT (SELECT MIN(url) FROM callbacks WHERE state = ?1 AND url > pending.url)"
+            " FROM pending WHERE pending.url IS NOT NULL)"
+            " SELECT (SELECT MIN(seq) FROM callbacks WHERE state = ?1 AND url = pending.url)"
+            " AS head FROM pending WHERE pending.url IS NOT NULL"
+            ") h ON h.head = c.seq",
             (PENDING,),
         ).fetchall()
         return [Delivery(*r) for r in rows]

@@ -28,11 +28,12 @@ from ..config import CallbacksConfig
 from ..store import Store
 from ..store.tx import DELIVERED, FAILED, PENDING, Delivery
 from . import payload, signing
-from .urls import resolver
+from .urls import literal_allowed, resolver
 
 log = logging.getLogger(__name__)
 
 MAX_IDLE_WAIT = 60.0
+MAX_RESPONSE_BYTES = 64 * 1024
 
 
 def _now_us() -> int:
@@ -45,22 +46,29 @@ class Deliverer:
         self.store = store
         self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}  # url -> attempt
+        # URLs whose attempt has finished (and recorded its outcome) since the last
+        # outbox read; see _schedule.
+        self._finished: list[str] = []
         self._slots = asyncio.Semaphore(config.max_in_flight)
         self._session: aiohttp.ClientSession | None = None
+        self._trusted: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
         self.failures = 0
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            resolver=resolver(self.config.allow_private_addresses), limit=0
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds),
-            headers={"User-Agent": f"coinvoice/{__version__}"},
-            auto_decompress=False,
-        )
+        def session(allow_private: bool) -> aiohttp.ClientSession:
+            return aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(resolver=resolver(allow_private), limit=0),
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds),
+                headers={"User-Agent": f"coinvoice/{__version__}"},
+                auto_decompress=False,
+            )
+
+        self._session = session(self.config.allow_private_addresses)
+        # The operator's own default URL is trusted (it is often a backend on this host);
+        # the guard is for URLs that API users choose.
+        self._trusted = session(True) if self.config.default_url else None
         self._task = asyncio.create_task(self._schedule(), name="callbacks")
 
     async def stop(self) -> None:
@@ -69,8 +77,9 @@ class Deliverer:
             for attempt in list(self._in_flight.values()):
                 attempt.cancel()
             await asyncio.gather(self._task, *self._in_flight.values(), return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, self._trusted):
+            if session is not None:
+                await session.close()
 
     def wake(self) -> None:
         """New outbox rows were committed (or one was queued for redelivery)."""
@@ -78,12 +87,25 @@ class Deliverer:
 
     @property
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        return sum(not task.done() for task in self._in_flight.values())
 
     async def _schedule(self) -> None:
         while True:
             self._wake.clear()
-            heads = await self.store.read(lambda r: r.callback_heads())
+            # An endpoint counts as busy until an outbox read that starts after its
+            # attempt's outcome was committed: a read already under way (or a heads
+            # list we keep using across the semaphore wait below) may still show the
+            # finished delivery as pending, and it would be sent twice.
+            for url in self._finished:
+                self._in_flight.pop(url, None)
+            self._finished.clear()
+            try:
+                heads = await self.store.read(lambda r: r.callback_heads())
+            except Exception:
+                # The scheduler must outlive a transient store error (locked, I/O ...).
+                log.exception("reading the callback outbox failed; retrying")
+                await asyncio.sleep(1.0)
+                continue
             now = _now_us()
             next_due: int | None = None
             for delivery in heads:
@@ -104,13 +126,18 @@ class Deliverer:
 
     async def _attempt(self, delivery: Delivery) -> None:
         try:
-            status, error = await self._post(delivery)
+            try:
+                status, error = await self._post(delivery)
+            except Exception as exc:
+                # Whatever went wrong counts as a failed attempt, so it backs off and
+                # eventually gives up instead of being retried in a tight loop.
+                log.exception("callback %s: unexpected error", delivery.id)
+                status, error = 0, f"internal error: {type(exc).__name__}: {exc}"[:300]
             await self._record(delivery, status, error)
         except Exception:
-            log.exception("callback attempt bookkeeping failed",
-                          extra={"delivery_id": delivery.id})
+            log.exception("callback attempt bookkeeping failed", extra={"delivery_id": delivery.id})
         finally:
-            self._in_flight.pop(delivery.url, None)
+            self._finished.append(delivery.url)
             self._slots.release()
             self._wake.set()
 
@@ -130,12 +157,23 @@ class Deliverer:
         secret = delivery.secret or self.config.default_secret
         if secret:
             headers[signing.HEADER] = signing.signature(secret, int(time.time()), body)
+        session = self._session
+        if self._trusted is not None and delivery.url == self.config.default_url:
+            session = self._trusted
+        elif not self.config.allow_private_addresses and not literal_allowed(delivery.url):
+            # aiohttp connects to an IP literal without asking the resolver, so the
+            # guard has to look at those itself (a URL stored while private addresses
+            # were allowed, for instance).
+            return 0, "BlockedDestination: private, loopback and reserved addresses are not allowed"
         try:
-            async with self._session.post(delivery.url, data=body, headers=headers,
-                                          allow_redirects=False) as response:
-                await response.read()
+            async with session.post(
+                delivery.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                # Only the status matters; a receiver cannot make us buffer a huge body.
+                await response.content.read(MAX_RESPONSE_BYTES)
                 return response.status, "" if 200 <= response.status < 300 else (
-                    f"HTTP {response.status}")
+                    f"HTTP {response.status}"
+                )
         except TimeoutError:
             return 0, f"timed out after {self.config.timeout_seconds}s"
         except (aiohttp.ClientError, OSError) as exc:
@@ -151,17 +189,30 @@ class Deliverer:
         elif 400 <= status < 500 and status not in (408, 429):
             state, next_at = FAILED, now  # the receiver rejects it; retrying will not help
         else:
-            backoff_ms = min(self.config.backoff_initial_ms * 2 ** (attempts - 1),
-                             self.config.backoff_max_seconds * 1000)
+            backoff_ms = min(
+                self.config.backoff_initial_ms * 2 ** (attempts - 1),
+                self.config.backoff_max_seconds * 1000,
+            )
             # Jitter spreads retries of many deliveries that failed together.
             next_at = now + int(backoff_ms * random.uniform(0.5, 1.0)) * 1000
             too_old = next_at - delivery.created_at > self.config.max_age_seconds * 1_000_000
             state = FAILED if attempts > self.config.max_retries or too_old else PENDING
         if state == FAILED:
             self.failures += 1
-            log.warning("callback %s to %s gave up after %d attempts: %s", delivery.id,
-                        delivery.url, attempts, error)
+            log.warning(
+                "callback %s to %s gave up after %d attempts: %s",
+                delivery.id,
+                delivery.url,
+                attempts,
+                error,
+            )
         await self.store.write(
-            lambda tx: tx.record_attempt(delivery.seq, state=state, status=status, error=error,
-                                         next_attempt_at=next_at, delivered_at=delivered_at)
+            lambda tx: tx.record_attempt(
+                delivery.seq,
+                state=state,
+                status=status,
+                error=error,
+                next_attempt_at=next_at,
+                delivered_at=delivered_at,
+            )
         )

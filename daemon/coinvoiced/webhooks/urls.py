@@ -10,6 +10,7 @@ internal address later).
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 from typing import Any
@@ -30,9 +31,38 @@ def address_allowed(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def _literal(host: str) -> str | None:
+    """The address a host names literally, including the legacy IPv4 spellings that
+    resolvers accept (2130706433, 0x7f.1, 127.1); None for a host name."""
+    try:
+        return str(ipaddress.ip_address(host.split("%", 1)[0]))
+    except ValueError:
+        pass
+    if ":" in host:
+        return "::"  # not a valid IPv6 literal: treat as unspecified, i.e. refused
+    if all(part.isdigit() or part.lower().startswith("0x") for part in host.split(".")):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def literal_allowed(url: str) -> bool:
+    """False when the URL's host is an IP literal of a non-public address."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    literal = _literal(host)
+    return literal is None or address_allowed(literal)
+
+
 def check_url(field: str, url: str, allow_private: bool) -> str:
     if len(url) > MAX_URL_LENGTH:
         raise InvalidArgument(field, f"at most {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise InvalidArgument(field, "must not contain whitespace or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -40,19 +70,14 @@ def check_url(field: str, url: str, allow_private: bool) -> str:
         raise InvalidArgument(field, "not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidArgument(field, "must be an http:// or https:// URL with a host")
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise InvalidArgument(field, "must not contain whitespace or control characters")
     if port == 0:
         raise InvalidArgument(field, "port 0 is not valid")
     if not allow_private:
-        host = parts.hostname
+        host = parts.hostname.rstrip(".")
         if host == "localhost" or host.endswith(".localhost"):
             raise InvalidArgument(field, "loopback destinations are not allowed by the operator")
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
-        if literal is not None and not address_allowed(str(literal)):
+        literal = _literal(host)
+        if literal is not None and not address_allowed(literal):
             raise InvalidArgument(
                 field, "private, loopback and reserved addresses are not allowed by the operator"
             )
@@ -60,7 +85,9 @@ def check_url(field: str, url: str, allow_private: bool) -> str:
 
 
 class BlockedDestination(OSError):
-    pass
+    def __init__(self, message: str) -> None:
+        # With an errno and strerror, aiohttp's connection error shows the reason.
+        super().__init__(errno.EACCES, message)
 
 
 class GuardedResolver(AbstractResolver):
