@@ -222,6 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--request-id", default="", help="idempotency key: a retry returns the first invoice"
     )
+    create.add_argument(
+        "--callback-url",
+        default="",
+        metavar="URL",
+        help="POST the invoice's events here (default: the daemon's)",
+    )
+    create.add_argument(
+        "--callback-secret",
+        default="",
+        metavar="SECRET",
+        help="HMAC key for the callbacks' signature (16-256 characters)",
+    )
 
     get = add("get", help="show one invoice")
     get.add_argument("id", nargs="?", help="invoice id (inv_...)")
@@ -266,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="new deadline, counted from now (only while new)",
     )
     update.add_argument("--amount", help="new amount (only while nothing is paid)")
+    update.add_argument(
+        "--callback-url",
+        metavar="URL",
+        help='new callback URL ("" falls back to the daemon\'s default)',
+    )
+    update.add_argument("--callback-secret", metavar="SECRET", help="new callback secret")
 
     cancel = add("cancel", help="cancel an invoice with nothing paid")
     cancel.add_argument("id")
@@ -290,6 +308,25 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--invoice", metavar="ID", help="only events of this invoice")
 
     add("info", help="daemon version, profile and chain states")
+
+    callbacks = add(
+        "callbacks",
+        help="callback deliveries of an invoice",
+        description=(
+            "One line per event sent (or being retried) to the invoice's callback URL: "
+            "delivery id, event, URL, state (pending, delivered, failed), attempts, the "
+            "last HTTP status or error, and when the next retry is due."
+        ),
+    )
+    callbacks.add_argument("id", metavar="INVOICE_ID")
+    redeliver = add(
+        "redeliver",
+        help="send a callback again",
+        description="Queue the delivery's event again for the same URL, as a new delivery "
+        "(new id). Prints the new delivery.",
+    )
+    redeliver.add_argument("delivery_id", metavar="DELIVERY_ID")
+    add("rates", help="exchange rates with source, age and freshness")
     return parser
 
 
@@ -340,6 +377,8 @@ async def _create(client: Client, args: argparse.Namespace, out: Output) -> int:
         required_confirmations=args.confirmations,
         metadata=_metadata(args.meta),
         request_id=args.request_id,
+        callback_url=args.callback_url,
+        callback_secret=args.callback_secret,
     )
     out.message(invoice, fmt.invoice_text(invoice))
     return EXIT_OK
@@ -386,11 +425,13 @@ async def _update(client: Client, args: argparse.Namespace, out: Output) -> int:
         "metadata": metadata,
         "expires_in_seconds": args.expires_in,
         "amount": args.amount,
+        "callback_url": args.callback_url,
+        "callback_secret": args.callback_secret,
     }
     if all(value is None for value in changes.values()):
         raise UsageError(
             "nothing to update: give --label, --tracking-id, --meta, --clear-meta, "
-            "--expires-in or --amount"
+            "--expires-in, --amount, --callback-url or --callback-secret"
         )
     invoice = await client.update_invoice(args.id, **changes)
     out.message(invoice, fmt.invoice_text(invoice))
@@ -412,6 +453,30 @@ async def _resolve(client: Client, args: argparse.Namespace, out: Output) -> int
 async def _info(client: Client, args: argparse.Namespace, out: Output) -> int:
     info = await client.get_info()
     out.message(info, fmt.info_text(info))
+    return EXIT_OK
+
+
+async def _callbacks(client: Client, args: argparse.Namespace, out: Output) -> int:
+    reply = await client.list_callbacks(args.id)
+    if out.as_json:
+        out.json(fmt.as_dict(reply))
+        return EXIT_OK
+    out.line(fmt.callbacks_table(reply.deliveries) if reply.deliveries else "no callbacks")
+    return EXIT_OK
+
+
+async def _redeliver(client: Client, args: argparse.Namespace, out: Output) -> int:
+    delivery = await client.redeliver_callback(args.delivery_id)
+    out.message(delivery, fmt.delivery_text(delivery))
+    return EXIT_OK
+
+
+async def _rates(client: Client, args: argparse.Namespace, out: Output) -> int:
+    reply = await client.get_rates()
+    if out.as_json:
+        out.json(fmt.as_dict(reply))
+        return EXIT_OK
+    out.line(fmt.rates_table(reply.rates) if reply.rates else "no rates configured")
     return EXIT_OK
 
 
@@ -478,6 +543,9 @@ COMMANDS = {
     "resolve": _resolve,
     "watch": _watch,
     "info": _info,
+    "callbacks": _callbacks,
+    "redeliver": _redeliver,
+    "rates": _rates,
 }
 
 

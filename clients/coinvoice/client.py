@@ -278,10 +278,14 @@ class Client:
         required_confirmations: int = 0,
         metadata: Mapping[str, str] | None = None,
         request_id: str = "",
+        callback_url: str = "",
+        callback_secret: str = "",
     ) -> pb.Invoice:
         """Create an invoice. `amount` None (or "") makes an open-amount invoice; 0 for
         `expires_in_seconds` / `required_confirmations` means the configured default.
-        Pass a `request_id` to make retries safe: the same id returns the first invoice."""
+        Pass a `request_id` to make retries safe: the same id returns the first invoice.
+        `callback_url` receives the invoice's events as signed HTTP callbacks (with
+        `callback_secret`, 16 to 256 characters; else the daemon's defaults apply)."""
         request = pb.CreateInvoiceRequest(
             amount="" if amount is None else amount_text(amount),
             currency=currency,
@@ -292,6 +296,8 @@ class Client:
             required_confirmations=required_confirmations,
             metadata=dict(metadata or {}),
             request_id=request_id,
+            callback_url=callback_url,
+            callback_secret=callback_secret,
         )
         self._connect()
         return await self._unary(self._invoices.CreateInvoice, request)
@@ -366,6 +372,8 @@ class Client:
         metadata: Mapping[str, str] | None = None,
         expires_in_seconds: int | None = None,
         amount: Amount | None = None,
+        callback_url: str | None = None,
+        callback_secret: str | None = None,
     ) -> pb.Invoice:
         """Change the given fields and only those: the update mask names exactly the
         keyword arguments that are not None. An empty value clears a field (label="",
@@ -388,6 +396,12 @@ class Client:
         if amount is not None:
             request.amount = amount_text(amount)
             mask.append("amount")
+        if callback_url is not None:  # "" falls back to the daemon's default URL
+            request.callback_url = callback_url
+            mask.append("callback_url")
+        if callback_secret is not None:
+            request.callback_secret = callback_secret
+            mask.append("callback_secret")
         # An empty mask is sent as is: the daemon answers INVALID_ARGUMENT naming the field.
         request.update_mask.extend(mask)
         self._connect()
@@ -405,6 +419,20 @@ class Client:
         request = pb.ResolveInvoiceRequest(id=id, resolution=_resolution(resolution), note=note)
         self._connect()
         return await self._unary(self._invoices.ResolveInvoice, request)
+
+    async def list_callbacks(self, invoice_id: str) -> pb.ListCallbacksResponse:
+        """The invoice's callback deliveries, oldest first: event, URL, state, attempts,
+        last HTTP status or error, next retry."""
+        request = pb.ListCallbacksRequest(invoice_id=invoice_id)
+        self._connect()
+        return await self._unary(self._invoices.ListCallbacks, request)
+
+    async def redeliver_callback(self, delivery_id: str) -> pb.CallbackDelivery:
+        """Queue the delivery's event again for its URL; returns the new delivery (it has
+        its own id, so a receiver that dropped the first as a duplicate takes this one)."""
+        request = pb.RedeliverCallbackRequest(delivery_id=delivery_id)
+        self._connect()
+        return await self._unary(self._invoices.RedeliverCallback, request)
 
     async def stream_events(
         self, after_sequence: int = 0, invoice_id: str | None = None
@@ -435,6 +463,12 @@ class Client:
         """Daemon version, profile, last event sequence and the state of each chain."""
         self._connect()
         return await self._unary(self._node.GetInfo, pb.GetInfoRequest())
+
+    async def get_rates(self) -> pb.GetRatesResponse:
+        """The exchange rates the daemon keeps fresh: value (after markup), source, age,
+        whether CreateInvoice would use it, and the last error."""
+        self._connect()
+        return await self._unary(self._node.GetRates, pb.GetRatesRequest())
 
 
 # resolve_invoice's parameter shadows the module-level helper inside the method.

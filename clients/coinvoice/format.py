@@ -120,6 +120,8 @@ def invoice_text(invoice: pb.Invoice) -> str:
         pairs.append((f"meta {key}", invoice.metadata[key]))
     if invoice.resolution_note:
         pairs.append(("note", invoice.resolution_note))
+    if invoice.callback_url:
+        pairs.append(("callback url", invoice.callback_url))
     lines = _block(pairs)
 
     lines += ["", "payment options"]
@@ -256,3 +258,75 @@ def info_text(info: pb.GetInfoResponse) -> str:
     else:
         lines.append("(none)")
     return "\n".join(lines)
+
+
+def callback_state(state: int) -> str:
+    return _word(pb.CallbackState, state, "CALLBACK_STATE_")
+
+
+# Errors can be long (a connection error names host, port and reason); tables show the
+# start, --json and `redeliver`'s block show all of it.
+_ERROR_WIDTH = 60
+
+
+def _last_outcome(delivery: pb.CallbackDelivery, width: int | None = _ERROR_WIDTH) -> str:
+    """The error text ("HTTP 500", "timed out after 10s", ...) or, after a success, the
+    status code; empty before the first attempt."""
+    if delivery.last_error:
+        text = " ".join(delivery.last_error.split())
+        return text if width is None or len(text) <= width else text[: width - 3] + "..."
+    return str(delivery.last_status_code) if delivery.last_status_code else ""
+
+
+def callbacks_table(deliveries: Sequence[pb.CallbackDelivery]) -> str:
+    return table(
+        ["ID", "SEQ", "EVENT", "URL", "STATE", "ATTEMPTS", "LAST", "NEXT RETRY"],
+        [
+            [
+                d.id,
+                str(d.event_sequence),
+                event_type(d.event_type),
+                d.url,
+                callback_state(d.state),
+                str(d.attempts),
+                _last_outcome(d),
+                local_time(d.next_attempt_at),
+            ]
+            for d in deliveries
+        ],
+    )
+
+
+def delivery_text(delivery: pb.CallbackDelivery) -> str:
+    pairs = [
+        ("id", delivery.id),
+        ("invoice", delivery.invoice_id),
+        ("event", f"#{delivery.event_sequence} {event_type(delivery.event_type)}"),
+        ("url", delivery.url),
+        ("state", callback_state(delivery.state)),
+        ("attempts", str(delivery.attempts)),
+        ("last", _last_outcome(delivery, None) or NONE),
+        ("created at", local_time(delivery.created_at)),
+    ]
+    if delivery.HasField("next_attempt_at"):
+        pairs.append(("next attempt", local_time(delivery.next_attempt_at)))
+    if delivery.HasField("delivered_at"):
+        pairs.append(("delivered at", local_time(delivery.delivered_at)))
+    return "\n".join(_block(pairs))
+
+
+def rates_table(rates: Sequence[pb.ExchangeRate]) -> str:
+    return table(
+        ["PAIR", "RATE", "SOURCE", "AGE", "FRESH", "ERROR"],
+        [
+            [
+                f"{r.base}/{r.quote}",
+                f"{r.value} {r.quote}" if r.value else "",
+                r.source,
+                f"{r.age_seconds}s" if r.value else "",
+                "yes" if r.fresh else "no",
+                " ".join(r.error.split()),
+            ]
+            for r in rates
+        ],
+    )
