@@ -44,8 +44,8 @@ def test_reorg_removes_a_confirmed_payment_then_it_is_mined_again(
     make_anvil: MakeAnvil, make_daemon: MakeDaemon
 ) -> None:
     node = make_anvil()
-    node.mine(5)  # history below the blocks that will be replaced
     daemon = make_daemon(lambda w: evm_config(w, node))
+    node.mine(5)  # recorded history below the blocks that will be replaced
     invoice = create(daemon, "0.4")
     address, wei = due(invoice)
     txid = node.send(address, wei)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from coinvoice.v1 import invoice_pb2 as pb
+from coinvoiced.chains.evm.decode import LogsBloomFilter
 
 from tests.support.daemon import Daemon
 from tests.support.util import wait_for
@@ -142,6 +143,10 @@ def test_erc20_payment(anvil: Anvil, daemon: Daemon, token: str) -> None:
     assert (payment.asset, payment.amount, payment.txid) == (TOKEN, "12.5", txid)
     assert payment.index == int(receipt["logs"][0]["logIndex"], 16)
     assert anvil.token_balance(token, address) == units
+    # The watcher's bloom filter agrees with the node's: this block may hold our logs.
+    ours = LogsBloomFilter([token.lower()])
+    assert ours.may_contain(anvil.block(payment.block_height)["logsBloom"])
+    assert not ours.may_contain("0x" + "00" * 256)
 
 
 def test_transfer_of_an_unconfigured_token_does_not_count(anvil: Anvil, daemon: Daemon) -> None:

@@ -119,3 +119,30 @@ def token_transfers(
             )
         )
     return found
+
+
+def bloom_mask(item: bytes) -> int:
+    """The three bits an address or topic sets in a block's 2048-bit logsBloom (yellow
+    paper M3:2048), as an int to test with one AND."""
+    digest = keccak(item)
+    mask = 0
+    for i in (0, 2, 4):
+        mask |= 1 << (((digest[i] << 8) | digest[i + 1]) & 0x7FF)
+    return mask
+
+
+class LogsBloomFilter:
+    """Whether a block *may* hold Transfer logs of our token contracts (a bloom filter: no
+    false negatives, some false positives)."""
+
+    def __init__(self, contracts: list[str]) -> None:
+        self._topic = bloom_mask(bytes.fromhex(TRANSFER_TOPIC[2:]))
+        self._contracts = [bloom_mask(bytes.fromhex(c[2:])) for c in contracts]
+
+    def may_contain(self, logs_bloom: str | None) -> bool:
+        if not logs_bloom:
+            return True  # no bloom: cannot rule anything out
+        bloom = int(logs_bloom, 16)
+        if bloom & self._topic != self._topic:
+            return False
+        return any(bloom & mask == mask for mask in self._contracts)

@@ -238,47 +238,63 @@ class EvmWatcher:
     # -- following the chain -- #
 
     async def _sync(self) -> None:
-        """Bring the processed head to the node's tip: reorg check, then catch-up."""
+        """Bring the processed head to the node's tip. Each round asks for the node's
+        latest header together with the next run of blocks, so following a live chain
+        costs one round trip per block (two when a block pays a watched address in the
+        native coin: receipts)."""
         assert self._source is not None and self._head is not None
         self._wake.clear()  # heads arriving from now on call for another round
         source = self._source
         status = self.chain.status
-        head_height, head_hash = self._head
-        latest_raw, at_head_raw = await source.rpc.batch(
-            [
-                ("eth_getBlockByNumber", ["latest", False]),
-                ("eth_getBlockByNumber", [hex(head_height), False]),
-            ]
-        )
-        tip = decode.header(latest_raw)
-        status.tip_height, status.tip_hash = tip.height, tip.hash
-        if at_head_raw is not None:
-            if decode.header(at_head_raw).hash != head_hash:
-                await self._rewind()
-        else:  # the node's chain is shorter than what we processed
-            ours = self._window.get(tip.height)
-            if ours is None or ours[0] != tip.hash:
-                await self._rewind()
-            else:
-                status.state = f"node behind: tip {tip.height} < processed {head_height}"
-                return
-
-        while self._head[0] < tip.height:
-            start = self._head[0] + 1
-            end = min(tip.height, start + self._batch - 1)
-            if tip.height - self._head[0] > 1:
-                status.state = f"catching up: {tip.height - self._head[0]} blocks behind"
-            blocks = await source.blocks(start, end)
-            if not blocks:
-                self._wake.set()  # the node's tip moved back: look again at once
-                break
-            if blocks[0].parent_hash != self._head[1] and not self._trust_next:
-                await self._rewind()
+        stalled = errors = 0
+        while True:
+            head_height, head_hash = self._head
+            try:
+                fetched = await source.fetch(
+                    head_height + 1, head_height + self._batch, status.tip_height
+                )
+            except RpcError:
+                # A tip we knew that the node no longer has (its range query then fails),
+                # or a provider's limit on log ranges or batch sizes: re-read the tip and
+                # ask for less; give up (reconnect with back-off) only when that fails too.
+                errors += 1
+                if errors > 3:
+                    raise
+                status.tip_height = (await source.latest()).height
+                self._batch = max(BATCH_MIN, self._batch // 2)
                 continue
-            self._trust_next = False
-            for group in _commit_groups(blocks):
-                await self._connect(group)
-            self._adapt_batch(blocks)
+            tip, blocks = fetched.latest, fetched.blocks
+            status.tip_height, status.tip_hash = tip.height, tip.hash
+            if blocks:
+                if blocks[0].parent_hash != head_hash and not self._trust_next:
+                    await self._rewind()
+                    continue
+                self._trust_next = False
+                if tip.height - head_height > len(blocks):
+                    status.state = f"catching up: {tip.height - head_height} blocks behind"
+                for group in _commit_groups(blocks):
+                    await self._connect(group)
+                self._adapt_batch(blocks)
+                if self._head == (tip.height, tip.hash):
+                    break  # at the tip the node reported with these very blocks
+                continue
+            # Nothing above our head, as the node answered.
+            if tip.height == head_height and tip.hash == head_hash:
+                break
+            if tip.height > head_height:
+                # The parts of the batch saw different moments (a block arrived, or the
+                # node reorganised while answering): ask again, but do not spin on a
+                # node that keeps contradicting itself; the next head or poll retries.
+                stalled += 1
+                if stalled > 3:
+                    return
+                continue
+            if tip.height < head_height:
+                ours = self._window.get(tip.height)
+                if ours is not None and ours[0] == tip.hash:
+                    status.state = f"node behind: tip {tip.height} < processed {head_height}"
+                    return
+            await self._rewind()  # our head is not on the node's chain any more
         status.state = "connected"
 
     async def _connect(self, blocks: list[FetchedBlock]) -> None:
