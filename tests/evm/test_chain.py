@@ -147,6 +147,28 @@ def test_node_restarted_with_its_state_payments_found_after_reconnect(
         assert len(wait_status(daemon, invoice.id, PAID).payments) == 1
 
 
+def test_node_reset_to_a_fresh_chain_is_followed(
+    make_anvil: MakeAnvil, make_daemon: MakeDaemon
+) -> None:
+    """A dev node restarted without its state: nothing we recorded is on its chain. The
+    payments of the vanished chain stop counting, and the new chain is followed."""
+    node = make_anvil()
+    daemon = make_daemon(lambda w: evm_config(w, node))
+    lost, found = create(daemon, "0.1"), create(daemon, "0.2")
+    node.send(*due(lost))
+    node.mine()
+    wait_status(daemon, lost.id, PAID)
+
+    node.stop()
+    node.start()  # same port, a brand-new chain
+    node.mine(3)
+    node.send(*due(found))
+    node.mine()
+    wait_status(daemon, found.id, PAID)
+    orphaned = wait_status(daemon, lost.id, NEW)
+    assert [p.state for p in orphaned.payments] == [REORGED]
+
+
 def test_connection_dropped_while_payments_happen(
     make_anvil: MakeAnvil, make_daemon: MakeDaemon
 ) -> None:

@@ -90,6 +90,10 @@ class WsRpc:
     def closed(self) -> bool:
         return self._closed_reason is not None
 
+    @property
+    def closed_reason(self) -> str:
+        return self._closed_reason or ""
+
     async def connect(self, timeout: float = 10.0) -> None:
         try:
             self._ws = await connect(

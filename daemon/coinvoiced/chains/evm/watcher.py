@@ -194,7 +194,7 @@ class EvmWatcher:
             except TimeoutError:
                 pass
             if self._rpc is None or self._rpc.closed:
-                raise NodeUnavailable("connection lost")
+                raise NodeUnavailable(self._rpc.closed_reason if self._rpc else "not connected")
             await self._sync()
 
     # -- position -- #
@@ -294,6 +294,8 @@ class EvmWatcher:
                 if ours is not None and ours[0] == tip.hash:
                     status.state = f"node behind: tip {tip.height} < processed {head_height}"
                     return
+            if self._trust_next:
+                break  # nothing left to compare with: take the node's next block as it is
             await self._rewind()  # our head is not on the node's chain any more
         status.state = "connected"
 
