@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# After a long absence, connect only this many of the newest headers one by one (the
-# window's depth); Electrum needs no per-block processing, only recent hashes.
-CATCH_UP_HEADERS = 64
+# After a long absence, connect only this many of the newest headers (the window's
+# depth): Electrum needs no per-block processing, only recent hashes to detect reorgs.
+CATCH_UP_HEADERS = BLOCK_WINDOW
 HEADERS_PER_CALL = 2016  # what servers return at most per blockchain.block.headers
 
 FetchHeaders = Callable[[int, int], Awaitable[list[Header]]]  # (start, count) -> headers
@@ -136,13 +136,21 @@ class HeaderChain:
         for header in headers:
             if previous is not None and header.prev_hash != previous[0]:
                 raise ChainMoved(f"header {header.height} does not link to {header.height - 1}")
-            await self._connect(header)
-            previous = self.window[header.height]
+            previous = (header.hash, header.prev_hash)
+        # All of them in one store transaction (one fsync), whatever their number.
+        await self.payments.blocks_connected(
+            self.name, [(h.height, h.hash, h.prev_hash, ()) for h in headers]
+        )
+        for header in headers:
+            self._remember(header)
 
     async def _connect(self, header: Header) -> None:
         await self.payments.block_connected(
             self.name, header.height, header.hash, header.prev_hash, []
         )
+        self._remember(header)
+
+    def _remember(self, header: Header) -> None:
         self.window[header.height] = (header.hash, header.prev_hash)
         for stale in [h for h in self.window if h <= header.height - BLOCK_WINDOW]:
             del self.window[stale]

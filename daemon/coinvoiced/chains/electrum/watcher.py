@@ -99,6 +99,8 @@ class ElectrumWatcher:
     async def start(self) -> None:
         await self.headers.load()
         await self.book.load()
+        # State of addresses whose monitoring ended while the daemon was down.
+        await self.book.forget([key for key in self.book.known if key not in self._table])
         self._set_state(False, "connecting")
         self._task = asyncio.create_task(self._run(), name=f"electrum-watcher {self.name}")
 
