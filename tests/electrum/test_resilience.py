@@ -76,6 +76,8 @@ def test_daemon_killed_while_payments_arrive_finds_each_once(
 def test_connection_dropped_and_server_restarted(
     electrum: ElectrumServer, make_daemon: MakeDaemon
 ) -> None:
+    # This server also sends status notifications ahead of the subscribe replies.
+    electrum.notify_before_reply = True
     daemon = make_daemon(lambda w: electrum_config(w, [electrum.url], confirmations=1))
     wait_connected(daemon)
     first, second, third = (create(daemon, "0.001") for _ in range(3))
@@ -216,3 +218,17 @@ def test_ten_thousand_subscriptions_made_again_on_reconnect(
     assert electrum.method_calls("blockchain.scripthash.get_history") - history_calls == 3
     assert all(get(daemon, i.id).status == PROCESSING for i in paid_before)
     assert pb.InvoiceStatus.Name(get(daemon, invoices[5000].id).status) == "INVOICE_STATUS_NEW"
+
+
+def test_a_server_of_another_network_is_refused(
+    electrum: ElectrumServer, make_daemon: MakeDaemon
+) -> None:
+    # The fixture's genesis is its own regtest block, not testnet's.
+    daemon = make_daemon(
+        lambda w: {
+            **(c := electrum_config(w, [electrum.url])),
+            "chains": [{**c["chains"][0], "network": "testnet"}],
+        }
+    )
+    state = wait_for(lambda: "refused" in (s := chain_info(daemon).state) and s, 20, "refusal")
+    assert "genesis" in state and not chain_info(daemon).connected

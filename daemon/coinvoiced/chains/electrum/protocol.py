@@ -13,6 +13,24 @@ from dataclasses import dataclass
 PROTOCOL_MIN = "1.4"
 PROTOCOL_MAX = "1.4.2"
 
+# Genesis block hashes per configured network, checked against server.features so that a
+# server of another chain is refused instead of silently never showing a payment.
+# Regtest chains each have their own genesis: not checked.
+GENESIS: dict[str, frozenset[str]] = {
+    "mainnet": frozenset({"000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"}),
+    "testnet": frozenset(
+        {
+            "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943",  # testnet3
+            "00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043",  # testnet4
+        }
+    ),
+    "signet": frozenset({"00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6"}),
+    "litecoin": frozenset({"12a765e31ffd4059bada1e25190f6e98c99d9714d334efa41a195a7e7e04bfe2"}),
+    "litecoin-testnet": frozenset(
+        {"4966625a4b2851d9fdee139e56211a0d88575f59ed816ff5e6a63deb4e3e29a0"}
+    ),
+}
+
 HistoryEntry = tuple[str, int]  # (txid hex, height: >0 mined, 0 mempool, -1 mempool w/ parent)
 
 

@@ -33,7 +33,7 @@ from ..derivation import UTXO_NETWORKS
 from ..registry import Chain
 from .client import ElectrumClient, ServerError, ServerUrl
 from .headers import ChainMoved, HeaderChain
-from .protocol import Header, HistoryEntry, merkle_root_from_branch, status_hash
+from .protocol import GENESIS, Header, HistoryEntry, merkle_root_from_branch, status_hash
 from .scripthashes import ScripthashBook, diff
 from .transactions import BadTransaction, ParsedTx, address_of, parse
 
@@ -50,6 +50,10 @@ PING_TIMEOUT = 20.0
 SYNC_CHUNK = 500  # scripthashes brought up to date per round
 RETRY_DELAY = 2.0  # a scripthash whose proof failed (chain moving) is retried after this
 TX_CACHE = 20_000  # parsed transactions kept
+
+
+class WrongChain(ServerError):
+    """The server follows another network than the one configured."""
 
 
 class ElectrumWatcher:
@@ -157,6 +161,9 @@ class ElectrumWatcher:
                 await self._session(server)
             except asyncio.CancelledError:
                 raise
+            except WrongChain as exc:
+                log.error("%s: refusing %s: %s", self.name, server.url, exc)
+                self._set_state(False, f"refused: {exc}")
             except (OSError, TimeoutError, ConnectionError, ServerError, ChainMoved) as exc:
                 if self.chain.status.connected:
                     log.warning("%s: lost %s (%s); reconnecting", self.name, server.url, exc)
@@ -182,6 +189,7 @@ class ElectrumWatcher:
         client = ElectrumClient(server, self._on_notification, self.certificates.get(server.url))
         self._client = client
         await client.connect()
+        await self._check_network(client)
         log.info(
             "%s: connected to %s (%s, protocol %s, %s)",
             self.name,
@@ -217,6 +225,18 @@ class ElectrumWatcher:
                     raise ConnectionError("connection closed")
         finally:
             ping.cancel()
+
+    async def _check_network(self, client: ElectrumClient) -> None:
+        expected = GENESIS.get(self.chain.config.network)
+        if expected is None:
+            return
+        features = await client.call("server.features")
+        genesis = features.get("genesis_hash") if isinstance(features, dict) else None
+        if genesis not in expected:
+            raise WrongChain(
+                f"{client.server.url} serves a chain with genesis {genesis}, not "
+                f"{self.chain.config.network}"
+            )
 
     async def _ping(self, client: ElectrumClient) -> None:
         """Keep the session alive (servers drop idle clients) and notice a dead peer."""
