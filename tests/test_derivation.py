@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from coinvoiced.chains.derivation import EvmDeriver, UtxoDeriver
+
 from tests.support.daemon import ABANDON_ETH_XPUB
 
 # BIP84's published test vector: account 0 zpub of "abandon ... about".
@@ -43,3 +43,23 @@ def test_private_keys_are_refused() -> None:
 def test_unknown_key_version() -> None:
     with pytest.raises(ValueError, match="base58check"):
         UtxoDeriver(ABANDON_ETH_XPUB.replace("xpub", "Ltub"), "mainnet")
+
+
+# BIP86's published test vector: account 0 xpub of "abandon ... about" (m/86'/0'/0').
+BIP86_XPUB = (
+    "xpub6BgBgsespWvERF3LHQu6CnqdvfEvtMcQjYrcRzx53QJjSxarj2afYWcLteoGVky7D3UKDP9QyrLprQ3VCECoY"
+    "49yfdDEHGCtMMj92pReUsQ"
+)
+
+
+def test_bip86_taproot_vectors() -> None:
+    deriver = UtxoDeriver(BIP86_XPUB, "mainnet", "p2tr")
+    first, second = deriver.derive(0), deriver.derive(1)
+    assert first.address == "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr"
+    assert second.address == "bc1p4qhjn9zdvkux4e44uhx8tc55attvtyu358kutcqkudyccelu0was9fqzwh"
+    # OP_1 <output key>: BIP86's scriptPubKey for m/86'/0'/0'/0/0.
+    assert first.script.hex() == (
+        "5120a60869f0dbcf1dc659c9cecbaf8050135ea9e8cdc487053f1dc6880949dc684c"
+    )
+    with pytest.raises(ValueError, match="script type"):
+        UtxoDeriver(BIP86_XPUB, "mainnet", "p2wsh")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .chains.derivation import UTXO_NETWORKS, EvmDeriver, UtxoDeriver
+from .chains.derivation import SCRIPT_TYPES, UTXO_NETWORKS, EvmDeriver, UtxoDeriver
 from .domain.model import Policy, UnresolvedReason
 
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
@@ -54,6 +54,9 @@ class ChainConfig:
     # (server URL, PEM file): TLS servers whose exact (self-signed) certificate is pinned
     pinned_certificates: tuple[tuple[str, str], ...] = ()
     ping_interval_seconds: int = 60
+    # "" = from the key's version bytes (zpub/vpub P2WPKH, ypub/upub P2SH-P2WPKH,
+    # xpub/tpub P2PKH); "p2tr" for a BIP86 account key.
+    script_type: str = ""
 
 
 RATE_PROVIDERS = ("fixed", "kraken", "coinbase", "json")
@@ -307,8 +310,13 @@ def _chain(s: _Section) -> ChainConfig:
             raise ConfigError(
                 f"{s.key('network')}: {network!r} is not one of {', '.join(UTXO_NETWORKS)}"
             )
+        script_type = s.get("script_type", str, "")
+        if script_type and script_type not in SCRIPT_TYPES:
+            raise ConfigError(
+                f"{s.key('script_type')}: {script_type!r} is not one of {', '.join(SCRIPT_TYPES)}"
+            )
         try:
-            UtxoDeriver(xpub, network)
+            UtxoDeriver(xpub, network, script_type or None)
         except Exception as exc:
             raise ConfigError(
                 f"{s.key('xpub')}: not a usable extended public key ({exc})"
@@ -330,6 +338,7 @@ def _chain(s: _Section) -> ChainConfig:
             gap_limit=s.int_in("gap_limit", 1, 100_000, 20),
             pinned_certificates=_pinned_certificates(s.section("pinned_certificates"), servers),
             ping_interval_seconds=s.int_in("ping_interval_seconds", 5, 3600, 60),
+            script_type=script_type,
         )
     s.done()
     return chain

@@ -205,3 +205,23 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> object:
     from tests.support.util import wait_for as wait
 
     return wait(predicate, timeout, "condition")
+
+
+def test_taproot_invoice(electrum: ElectrumServer, make_daemon: MakeDaemon) -> None:
+    """A BIP86 account key with script_type = "p2tr": bcrt1p addresses, paid and found."""
+    from coinvoiced.chains.derivation import UtxoDeriver
+
+    tpub = (
+        "tpubDDfvzhdVV4unsoKt5aE6dcsNsfeWbTgmLZPi8LQDYU2xixrYemMfWJ3BaVneH3u7DBQePdTwhpybaKRU95p"
+        "i6PMUtLPBJLVQRpzEnjfjZzX"
+    )
+    daemon = make_daemon(
+        lambda w: electrum_config(w, [electrum.url], confirmations=1, xpub=tpub, script_type="p2tr")
+    )
+    wait_connected(daemon)
+    invoice = create(daemon, "0.001")
+    address, owed = due(invoice)
+    derived = UtxoDeriver(tpub, "regtest", "p2tr").derive(0)
+    assert address == derived.address and address.startswith("bcrt1p")
+    electrum.pay([(derived.script, owed)], mine=True)
+    assert wait_status(daemon, invoice.id, PAID).payments[0].address == address

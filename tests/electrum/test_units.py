@@ -86,3 +86,15 @@ def test_merkle_branches_fold_to_the_root() -> None:
     for i, txid in enumerate(txids):
         assert merkle_root_from_branch(txid, merkle_branch(txids, i), i) == root
     assert merkle_root_from_branch(txids[0], merkle_branch(txids, 1), 1) != root
+
+
+def test_address_of_taproot_script_matches_derivation() -> None:
+    tpub = (
+        "tpubDDfvzhdVV4unsoKt5aE6dcsNsfeWbTgmLZPi8LQDYU2xixrYemMfWJ3BaVneH3u7DBQePdTwhpybaKRU95p"
+        "i6PMUtLPBJLVQRpzEnjfjZzX"
+    )
+    deriver = UtxoDeriver(tpub, "regtest", "p2tr")
+    for i in range(3):
+        derived = deriver.derive(i)
+        assert derived.address.startswith("bcrt1p")
+        assert address_of(derived.script, deriver.network) == derived.address

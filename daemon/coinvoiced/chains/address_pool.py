@@ -29,14 +29,15 @@ BATCH = 512  # addresses derived per worker call
 
 
 @functools.lru_cache(maxsize=16)
-def _deriver(kind: str, xpub: str, network: str) -> EvmDeriver | UtxoDeriver:
-    return EvmDeriver(xpub) if kind == "evm" else UtxoDeriver(xpub, network)
+def _deriver(kind: str, xpub: str, network: str, script_type: str = ""
+             ) -> EvmDeriver | UtxoDeriver:
+    return EvmDeriver(xpub) if kind == "evm" else UtxoDeriver(xpub, network, script_type or None)
 
 
-def derive_batch(kind: str, xpub: str, network: str, start: int, count: int
-                 ) -> list[DerivedAddress]:
+def derive_batch(kind: str, xpub: str, network: str, start: int, count: int,
+                 script_type: str = "") -> list[DerivedAddress]:
     """Runs in the worker process."""
-    deriver = _deriver(kind, xpub, network)
+    deriver = _deriver(kind, xpub, network, script_type)
     return [deriver.derive(i) for i in range(start, start + count)]
 
 
@@ -101,7 +102,7 @@ class AddressPool:
                 n = min(BATCH, count)
                 batch = await loop.run_in_executor(
                     self._executor, derive_batch, config.kind, config.xpub, config.network,
-                    start, n,
+                    start, n, config.script_type,
                 )
                 ready = self._ready[chain]
                 for offset, address in enumerate(batch):

@@ -6,7 +6,9 @@ math, bech32 or base58 by hand.
 - EVM: BIP44 account key m/44'/60'/N' (xpub); invoice i gets 0/i.
 - Bitcoin-like: the key's version bytes say the script type, as wallets do:
   zpub/vpub -> P2WPKH (BIP84), ypub/upub -> P2SH-P2WPKH (BIP49),
-  xpub/tpub -> P2PKH (BIP44). Invoice i gets 0/i.
+  xpub/tpub -> P2PKH (BIP44). Invoice i gets 0/i. Taproot has no version bytes of its
+  own: a BIP86 account xpub/tpub with script type "p2tr" gives key-path-only P2TR
+  outputs (bip_utils applies the BIP86 tweak).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from bip_utils import (
     EthAddrEncoder,
     P2PKHAddrEncoder,
     P2SHAddrEncoder,
+    P2TRAddrDecoder,
+    P2TRAddrEncoder,
     P2WPKHAddrEncoder,
 )
 from bip_utils.bip.bip32.base import Bip32Base
@@ -92,8 +96,11 @@ def electrum_scripthash(script: bytes) -> bytes:
     return hashlib.sha256(script).digest()[::-1]
 
 
+SCRIPT_TYPES = ("p2wpkh", "p2sh-p2wpkh", "p2pkh", "p2tr")
+
+
 class UtxoDeriver:
-    def __init__(self, xpub: str, network: str) -> None:
+    def __init__(self, xpub: str, network: str, script_type: str | None = None) -> None:
         from bip_utils import Base58Decoder
 
         self.network = UTXO_NETWORKS[network]
@@ -107,6 +114,10 @@ class UtxoDeriver:
                 "unknown extended key version (expected zpub/vpub/ypub/upub/xpub/tpub)"
             )
         self.script_type, private_version = entry
+        if script_type is not None:
+            if script_type not in SCRIPT_TYPES:
+                raise ValueError(f"unknown script type {script_type!r}")
+            self.script_type = script_type  # the configuration overrides the key's version
         self._external = _external_chain(xpub, Bip32KeyNetVersions(raw[:4], private_version))
 
     def derive(self, index: int) -> DerivedAddress:
@@ -117,6 +128,10 @@ class UtxoDeriver:
         if self.script_type == "p2wpkh":
             address = P2WPKHAddrEncoder.EncodeKey(key, hrp=net.hrp, wit_ver=0)
             script = b"\x00\x14" + Hash160.QuickDigest(key.RawCompressed().ToBytes())
+        elif self.script_type == "p2tr":
+            address = P2TRAddrEncoder.EncodeKey(key, hrp=net.hrp)
+            # OP_1 <32-byte tweaked key>, the program read back from the address.
+            script = b"\x51\x20" + P2TRAddrDecoder.DecodeAddr(address, hrp=net.hrp)
         elif self.script_type == "p2sh-p2wpkh":
             address = P2SHAddrEncoder.EncodeKey(key, net_ver=net.p2sh_version)
             redeem = b"\x00\x14" + Hash160.QuickDigest(key.RawCompressed().ToBytes())

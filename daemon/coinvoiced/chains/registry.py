@@ -40,7 +40,7 @@ class Chain:
             self._deriver = EvmDeriver(config.xpub)
             self.status.endpoint = config.ws_url
         else:
-            self._deriver = UtxoDeriver(config.xpub, config.network)
+            self._deriver = UtxoDeriver(config.xpub, config.network, config.script_type or None)
             self.status.endpoint = config.servers[0]
 
     def derive(self, index: int) -> DerivedAddress:
