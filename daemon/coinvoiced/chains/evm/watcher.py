@@ -28,7 +28,7 @@ from ...store import Store
 from ..registry import Chain
 from . import checks, decode
 from .errors import ChainCheckError
-from .fetch import BlockSource, FetchedBlock
+from .fetch import BlockSource, Fetched, FetchedBlock
 from .rpc import HttpRpc, NodeUnavailable, RpcError, WsRpc, describe
 
 if TYPE_CHECKING:
@@ -241,62 +241,78 @@ class EvmWatcher:
         """Bring the processed head to the node's tip. Each round asks for the node's
         latest header together with the next run of blocks, so following a live chain
         costs one round trip per block (two when a block pays a watched address in the
-        native coin: receipts)."""
+        native coin: receipts). While catching up, the next run is fetched while the
+        current one commits."""
         assert self._source is not None and self._head is not None
         self._wake.clear()  # heads arriving from now on call for another round
         source = self._source
         status = self.chain.status
         stalled = errors = 0
-        while True:
-            head_height, head_hash = self._head
-            try:
-                fetched = await source.fetch(
-                    head_height + 1, head_height + self._batch, status.tip_height
-                )
-            except RpcError:
-                # A tip we knew that the node no longer has (its range query then fails),
-                # or a provider's limit on log ranges or batch sizes: re-read the tip and
-                # ask for less; give up (reconnect with back-off) only when that fails too.
-                errors += 1
-                if errors > 3:
-                    raise
-                status.tip_height = (await source.latest()).height
-                self._batch = max(BATCH_MIN, self._batch // 2)
-                continue
-            tip, blocks = fetched.latest, fetched.blocks
-            status.tip_height, status.tip_hash = tip.height, tip.hash
-            if blocks:
-                if blocks[0].parent_hash != head_hash and not self._trust_next:
-                    await self._rewind()
+        ahead: asyncio.Task[Fetched] | None = None  # the next run, already asked for
+        try:
+            while True:
+                head_height, head_hash = self._head
+                try:
+                    if ahead is not None:
+                        fetched, ahead = await ahead, None
+                    else:
+                        fetched = await source.fetch(
+                            head_height + 1, head_height + self._batch, status.tip_height
+                        )
+                except RpcError:
+                    # A tip we knew that the node no longer has (its range query then
+                    # fails), or a provider's limit on log ranges or batch sizes: re-read
+                    # the tip and ask for less; give up (reconnect with back-off) only
+                    # when that keeps failing.
+                    errors += 1
+                    if errors > 3:
+                        raise
+                    status.tip_height = (await source.latest()).height
+                    self._batch = max(BATCH_MIN, self._batch // 2)
                     continue
-                self._trust_next = False
-                if tip.height - head_height > len(blocks):
-                    status.state = f"catching up: {tip.height - head_height} blocks behind"
-                for group in _commit_groups(blocks):
-                    await self._connect(group)
-                self._adapt_batch(blocks)
-                if self._head == (tip.height, tip.hash):
-                    break  # at the tip the node reported with these very blocks
-                continue
-            # Nothing above our head, as the node answered.
-            if tip.height == head_height and tip.hash == head_hash:
-                break
-            if tip.height > head_height:
-                # The parts of the batch saw different moments (a block arrived, or the
-                # node reorganised while answering): ask again, but do not spin on a
-                # node that keeps contradicting itself; the next head or poll retries.
-                stalled += 1
-                if stalled > 3:
-                    return
-                continue
-            if tip.height < head_height:
-                ours = self._window.get(tip.height)
-                if ours is not None and ours[0] == tip.hash:
-                    status.state = f"node behind: tip {tip.height} < processed {head_height}"
-                    return
-            if self._trust_next:
-                break  # nothing left to compare with: take the node's next block as it is
-            await self._rewind()  # our head is not on the node's chain any more
+                tip, blocks = fetched.latest, fetched.blocks
+                status.tip_height, status.tip_hash = tip.height, tip.hash
+                if blocks:
+                    if blocks[0].parent_hash != head_hash and not self._trust_next:
+                        await self._rewind()
+                        continue
+                    self._trust_next = False
+                    last = blocks[-1].height
+                    if tip.height > last:
+                        status.state = f"catching up: {tip.height - head_height} blocks behind"
+                        # Its first block must chain onto this run's last: checked as usual.
+                        ahead = asyncio.create_task(
+                            source.fetch(last + 1, last + self._batch, tip.height)
+                        )
+                    for group in _commit_groups(blocks):
+                        await self._connect(group)
+                    self._adapt_batch(blocks)
+                    if self._head == (tip.height, tip.hash):
+                        break  # at the tip the node reported with these very blocks
+                    continue
+                # Nothing above our head, as the node answered.
+                if tip.height == head_height and tip.hash == head_hash:
+                    break
+                if tip.height > head_height:
+                    # The parts of the batch saw different moments (a block arrived, or
+                    # the node reorganised while answering): ask again, but do not spin
+                    # on a node that keeps contradicting itself; the next head retries.
+                    stalled += 1
+                    if stalled > 3:
+                        return
+                    continue
+                if tip.height < head_height:
+                    ours = self._window.get(tip.height)
+                    if ours is not None and ours[0] == tip.hash:
+                        status.state = f"node behind: tip {tip.height} < processed {head_height}"
+                        return
+                if self._trust_next:
+                    break  # nothing left to compare with: take the node's next block
+                await self._rewind()  # our head is not on the node's chain any more
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
         status.state = "connected"
 
     async def _connect(self, blocks: list[FetchedBlock]) -> None:
