@@ -25,9 +25,11 @@ STEP = 10.0
 
 
 def cli(daemon: Daemon | str, *args: str) -> subprocess.CompletedProcess[str]:
-    server = daemon if isinstance(daemon, str) else daemon.address
+    # A real daemon: the CLI finds the admin key in its data directory, as an operator's would.
+    where = ["--server", daemon] if isinstance(daemon, str) else [
+        "--server", daemon.address, "--datadir", str(daemon.data_dir)]
     return subprocess.run(
-        [sys.executable, "-m", "coinvoice.cli", "--server", server, *args],
+        [sys.executable, "-m", "coinvoice.cli", *where, *args],
         capture_output=True,
         text=True,
         env=ENV,
@@ -56,7 +58,8 @@ class Running:
 
     def __init__(self, daemon: Daemon, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "coinvoice.cli", "--server", daemon.address, *args],
+            [sys.executable, "-m", "coinvoice.cli", "--server", daemon.address,
+             "--datadir", str(daemon.data_dir), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -24,7 +24,7 @@ async def next_event(events: AsyncIterator[pb.InvoiceEvent]) -> pb.InvoiceEvent:
 
 
 async def test_create_and_get(daemon: Daemon) -> None:
-    async with Client(daemon.address, metadata={"x-request-source": "tests"}) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key, metadata={"x-request-source": "tests"}) as client:
         invoice = await client.create_invoice(
             amount=Decimal("25.00"),
             currency="USD",
@@ -53,7 +53,7 @@ async def test_create_and_get(daemon: Daemon) -> None:
 
 
 async def test_request_id_makes_create_idempotent(daemon: Daemon) -> None:
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         first = await client.create_invoice(amount="1", currency="USD", request_id="req-1")
         again = await client.create_invoice(amount="1", currency="USD", request_id="req-1")
         assert again.id == first.id
@@ -61,7 +61,7 @@ async def test_request_id_makes_create_idempotent(daemon: Daemon) -> None:
 
 
 async def test_errors_carry_code_and_details(daemon: Daemon) -> None:
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         with pytest.raises(CoinvoiceError) as missing:
             await client.get_invoice("inv_aaaaaaaaaaaaaaaa")
         assert missing.value.code is grpc.StatusCode.NOT_FOUND
@@ -89,7 +89,7 @@ async def test_unreachable_daemon_is_unavailable() -> None:
 
 
 async def test_float_amounts_are_refused_before_sending(daemon: Daemon) -> None:
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         with pytest.raises(TypeError, match="float"):
             await client.create_invoice(amount=0.1, currency="ETH")  # type: ignore[arg-type]
         # An int is ambiguous with base units (wei, satoshi): refused as well.
@@ -107,7 +107,7 @@ async def test_float_amounts_are_refused_before_sending(daemon: Daemon) -> None:
 
 
 async def test_list_pages_and_filters(daemon: Daemon) -> None:
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         created = [
             await client.create_invoice(amount=str(n + 1), currency="USD", tracking_id=f"t{n}")
             for n in range(7)
@@ -144,7 +144,7 @@ async def test_list_pages_and_filters(daemon: Daemon) -> None:
 
 
 async def test_update_changes_only_the_fields_passed(daemon: Daemon) -> None:
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         invoice = await client.create_invoice(
             amount="10", currency="USD", label="a", tracking_id="t1", metadata={"x": "1"}
         )
@@ -179,7 +179,7 @@ async def test_update_changes_only_the_fields_passed(daemon: Daemon) -> None:
 
 
 async def test_cancel_and_resolve(daemon: Daemon) -> None:
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         invoice = await client.create_invoice(amount="5", currency="USD")
         with pytest.raises(CoinvoiceError) as err:
             await client.resolve_invoice(invoice.id, "accept")
@@ -195,7 +195,7 @@ async def test_cancel_and_resolve(daemon: Daemon) -> None:
 
 
 async def test_get_info(daemon: Daemon) -> None:
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         info = await client.get_info()
         assert info.version
         assert info.profile == "test"
@@ -208,7 +208,7 @@ async def test_get_info(daemon: Daemon) -> None:
 
 
 async def test_stream_events_live_then_resume_without_duplicates(daemon: Daemon) -> None:
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         first = await client.create_invoice(amount="1", currency="USD")
 
         async with contextlib.aclosing(client.stream_events(after_sequence=0)) as events:
@@ -242,7 +242,7 @@ async def test_stream_events_live_then_resume_without_duplicates(daemon: Daemon)
 
 async def test_stream_ends_when_the_daemon_shuts_down(daemon: Daemon) -> None:
     # A clean shutdown ends the stream; the caller reconnects with its last sequence.
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         await client.create_invoice(amount="1", currency="USD")
         events = client.stream_events()
         assert (await next_event(events)).sequence == 1
@@ -253,7 +253,7 @@ async def test_stream_ends_when_the_daemon_shuts_down(daemon: Daemon) -> None:
 
 
 async def test_stream_fails_unavailable_when_the_connection_drops(daemon: Daemon) -> None:
-    async with Client(daemon.address) as client:
+    async with Client(daemon.address, api_key=daemon.admin_key) as client:
         await client.create_invoice(amount="1", currency="USD")
         events = client.stream_events()
         assert (await next_event(events)).sequence == 1

@@ -10,16 +10,20 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import grpc
 from google.protobuf.message import Message
 
+from . import credentials
 from . import format as fmt
 from .client import DEFAULT_TARGET, Client, CoinvoiceError, invoice_status, status_words
 
@@ -174,6 +178,30 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
         default=default(DEFAULT_TIMEOUT),
         help=f"deadline of each call in seconds (default {DEFAULT_TIMEOUT:g}; not for watch)",
     )
+    parser.add_argument(
+        "--datadir",
+        metavar="DIR",
+        default=default(None),
+        help="the daemon's data directory, where admin.key and tls.cert are found "
+        "(default: $COINVOICE_DATA_DIR, ./data, /var/lib/coinvoice)",
+    )
+    parser.add_argument(
+        "--api-key", metavar="KEY", default=default(None),
+        help="API key (default: $COINVOICE_API_KEY, --key-file, then admin.key)",
+    )
+    parser.add_argument(
+        "--key-file", metavar="PATH", default=default(None),
+        help="file holding the API key (default: $COINVOICE_KEY_FILE)",
+    )
+    parser.add_argument(
+        "--tls-cert", metavar="PATH", default=default(None),
+        help="certificate to trust (default: $COINVOICE_TLS_CERT, then tls.cert in the "
+        "data directory if the daemon made one)",
+    )
+    parser.add_argument(
+        "--no-tls", action="store_true", default=default(False),
+        help="plaintext even if a tls.cert is found",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,6 +355,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     redeliver.add_argument("delivery_id", metavar="DELIVERY_ID")
     add("rates", help="exchange rates with source, age and freshness")
+
+    keys = add("keys", help="manage API keys (admin)",
+               description="Create, list and revoke API keys. Permissions: invoices:read, "
+               "invoices:write, invoices:resolve, admin.")
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    key_create = key_commands.add_parser("create", parents=[common],
+                                         help="create a key; prints its secret once")
+    key_create.add_argument("--permissions", required=True,
+                            help="comma-separated, e.g. invoices:read,invoices:write")
+    key_create.add_argument("--label", default="", help="what the key is for")
+    key_commands.add_parser("list", parents=[common], help="list keys (not their secrets)")
+    key_revoke = key_commands.add_parser("revoke", parents=[common],
+                                         help="revoke a key at once")
+    key_revoke.add_argument("key_id", metavar="KEY_ID")
+
+    backup = add("backup", help="online backup of the database (admin)",
+                 description="Copy a consistent snapshot of the daemon's database to PATH "
+                 "while it runs, and check it (SHA-256 and sqlite integrity). To restore, "
+                 "stop the daemon and put the file in its data directory as "
+                 "coinvoice.sqlite.")
+    backup.add_argument("path", metavar="PATH")
     return parser
 
 
@@ -336,12 +385,15 @@ def build_parser() -> argparse.ArgumentParser:
 def client_for(args: argparse.Namespace) -> Client:
     """The Client for these arguments.
 
-    Hook for authentication (a later issue): find the API key and the daemon's TLS
-    certificate (flags, environment, or the daemon's data dir) and pass them here as
-    `credentials=grpc.ssl_channel_credentials(...)` and
-    `metadata=[("authorization", f"Bearer {key}")]`. Nothing else in the CLI changes.
+    The API key and the TLS certificate are found like lncli finds its macaroon:
+    flags, then environment, then the daemon's data directory (see credentials.py).
     """
-    return Client(args.server, timeout=args.timeout)
+    found = credentials.find(
+        api_key=args.api_key, key_file=args.key_file, tls_cert=args.tls_cert,
+        datadir=args.datadir, no_tls=args.no_tls,
+    )
+    return Client(args.server, api_key=found.api_key,
+                  credentials=found.channel_credentials(), timeout=args.timeout)
 
 
 # -- commands ----------------------------------------------------------------------------
@@ -534,6 +586,67 @@ def _resume_hint(last: int | None) -> None:
         print(f"last sequence: {last} (resume with: watch --after {last})", file=sys.stderr)
 
 
+async def _keys(client: Client, args: argparse.Namespace, out: Output) -> int:
+    if args.keys_command == "create":
+        permissions = [p.strip() for p in args.permissions.split(",") if p.strip()]
+        reply = await client.create_api_key(permissions, args.label)
+        if out.as_json:
+            out.json(fmt.as_dict(reply))
+        else:
+            out.line(f"id           {reply.key.id}")
+            out.line(f"permissions  {', '.join(reply.key.permissions)}")
+            out.line(f"secret       {reply.secret}")
+            out.line("(the secret is shown only now; store it where the service can read it)")
+        return EXIT_OK
+    if args.keys_command == "list":
+        reply = await client.list_api_keys()
+        if out.as_json:
+            out.json(fmt.as_dict(reply))
+            return EXIT_OK
+        rows = [
+            (key.id, key.label or "-", ",".join(key.permissions),
+             fmt.local_time(key.created_at),
+             fmt.local_time(key.revoked_at) if key.HasField("revoked_at") else "-")
+            for key in reply.keys
+        ]
+        out.line(fmt.table(("ID", "LABEL", "PERMISSIONS", "CREATED AT", "REVOKED AT"), rows))
+        return EXIT_OK
+    key = await client.revoke_api_key(args.key_id)
+    out.message(key, f"revoked {key.id}")
+    return EXIT_OK
+
+
+async def _backup(client: Client, args: argparse.Namespace, out: Output) -> int:
+    target = Path(args.path)
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    expected = ""
+    size = 0
+    with partial.open("wb") as handle:
+        async for chunk in client.backup_database():
+            handle.write(chunk.data)
+            digest.update(chunk.data)
+            size += len(chunk.data)
+            expected = chunk.sha256 or expected
+    problem = ""
+    if digest.hexdigest() != expected:
+        problem = "checksum mismatch"
+    else:
+        with contextlib.closing(sqlite3.connect(partial)) as db:
+            verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
+        problem = "" if verdict == "ok" else f"integrity check: {verdict}"
+    if problem:
+        partial.unlink(missing_ok=True)
+        print(f"error: backup is damaged ({problem}); nothing written", file=sys.stderr)
+        return EXIT_ERROR
+    partial.replace(target)
+    if out.as_json:
+        out.json({"path": str(target), "bytes": size, "sha256": expected})
+    else:
+        out.line(f"backup written to {target} ({size} bytes, sha256 {expected})")
+    return EXIT_OK
+
+
 COMMANDS = {
     "create": _create,
     "get": _get,
@@ -546,6 +659,8 @@ COMMANDS = {
     "callbacks": _callbacks,
     "redeliver": _redeliver,
     "rates": _rates,
+    "keys": _keys,
+    "backup": _backup,
 }
 
 

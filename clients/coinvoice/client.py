@@ -68,6 +68,7 @@ from typing import Any
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from . import credentials
 from .v1 import invoice_pb2 as pb
 from .v1 import invoice_pb2_grpc as pb_grpc
 
@@ -199,6 +200,7 @@ class Client:
         self,
         target: str = DEFAULT_TARGET,
         *,
+        api_key: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         metadata: Sequence[tuple[str, str]] | Mapping[str, str] | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
@@ -208,12 +210,26 @@ class Client:
         self._credentials = credentials
         if isinstance(metadata, Mapping):
             metadata = list(metadata.items())
-        self._metadata: tuple[tuple[str, str], ...] = tuple(metadata or ())
+        metadata = list(metadata or ())
+        if api_key:
+            metadata.append(("authorization", f"Bearer {api_key}"))
+        self._metadata: tuple[tuple[str, str], ...] = tuple(metadata)
         self._timeout = timeout
         self._options = list(options or ())
         self._channel: grpc.aio.Channel | None = None
         self._invoices: Any = None
         self._node: Any = None
+        self._admin: Any = None
+
+    @classmethod
+    def from_environment(
+        cls, target: str = DEFAULT_TARGET, *, datadir: str | None = None, **kwargs: Any
+    ) -> Client:
+        """A client with the credentials coinvoice-cli would find: $COINVOICE_API_KEY or
+        the daemon's admin.key, and its tls.cert if it serves TLS (see credentials.py)."""
+        found = credentials.find(datadir=datadir)
+        return cls(target, api_key=found.api_key, credentials=found.channel_credentials(),
+                   **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -228,6 +244,7 @@ class Client:
             )
         self._invoices = pb_grpc.InvoiceServiceStub(self._channel)
         self._node = pb_grpc.NodeServiceStub(self._channel)
+        self._admin = pb_grpc.AdminServiceStub(self._channel)
 
     @property
     def invoices_stub(self) -> pb_grpc.InvoiceServiceStub:
@@ -469,6 +486,36 @@ class Client:
         whether CreateInvoice would use it, and the last error."""
         self._connect()
         return await self._unary(self._node.GetRates, pb.GetRatesRequest())
+
+
+    # -- AdminService ------------------------------------------------------------------
+
+    async def create_api_key(self, permissions: Sequence[str], label: str = ""
+                             ) -> pb.CreateApiKeyResponse:
+        """A new key; its secret is in the response only (the daemon keeps a hash)."""
+        self._connect()
+        request = pb.CreateApiKeyRequest(permissions=list(permissions), label=label)
+        return await self._unary(self._admin.CreateApiKey, request)
+
+    async def list_api_keys(self) -> pb.ListApiKeysResponse:
+        self._connect()
+        return await self._unary(self._admin.ListApiKeys, pb.ListApiKeysRequest())
+
+    async def revoke_api_key(self, key_id: str) -> pb.ApiKey:
+        self._connect()
+        return await self._unary(self._admin.RevokeApiKey, pb.RevokeApiKeyRequest(id=key_id))
+
+    async def backup_database(self) -> AsyncIterator[pb.BackupChunk]:
+        """The chunks of an online backup; the last one carries the file's SHA-256."""
+        self._connect()
+        call = self._admin.BackupDatabase(pb.BackupDatabaseRequest(), metadata=self._metadata)
+        try:
+            async for chunk in call:
+                yield chunk
+        except grpc.aio.AioRpcError as exc:
+            raise CoinvoiceError.from_rpc_error(exc) from exc
+        finally:
+            call.cancel()
 
 
 # resolve_invoice's parameter shadows the module-level helper inside the method.
