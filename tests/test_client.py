@@ -24,7 +24,9 @@ async def next_event(events: AsyncIterator[pb.InvoiceEvent]) -> pb.InvoiceEvent:
 
 
 async def test_create_and_get(daemon: Daemon) -> None:
-    async with Client(daemon.address, api_key=daemon.admin_key, metadata={"x-request-source": "tests"}) as client:
+    async with Client(
+        daemon.address, api_key=daemon.admin_key, metadata={"x-request-source": "tests"}
+    ) as client:
         invoice = await client.create_invoice(
             amount=Decimal("25.00"),
             currency="USD",

@@ -186,20 +186,28 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
         "(default: $COINVOICE_DATA_DIR, ./data, /var/lib/coinvoice)",
     )
     parser.add_argument(
-        "--api-key", metavar="KEY", default=default(None),
+        "--api-key",
+        metavar="KEY",
+        default=default(None),
         help="API key (default: $COINVOICE_API_KEY, --key-file, then admin.key)",
     )
     parser.add_argument(
-        "--key-file", metavar="PATH", default=default(None),
+        "--key-file",
+        metavar="PATH",
+        default=default(None),
         help="file holding the API key (default: $COINVOICE_KEY_FILE)",
     )
     parser.add_argument(
-        "--tls-cert", metavar="PATH", default=default(None),
+        "--tls-cert",
+        metavar="PATH",
+        default=default(None),
         help="certificate to trust (default: $COINVOICE_TLS_CERT, then tls.cert in the "
         "data directory if the daemon made one)",
     )
     parser.add_argument(
-        "--no-tls", action="store_true", default=default(False),
+        "--no-tls",
+        action="store_true",
+        default=default(False),
         help="plaintext even if a tls.cert is found",
     )
 
@@ -356,25 +364,32 @@ def build_parser() -> argparse.ArgumentParser:
     redeliver.add_argument("delivery_id", metavar="DELIVERY_ID")
     add("rates", help="exchange rates with source, age and freshness")
 
-    keys = add("keys", help="manage API keys (admin)",
-               description="Create, list and revoke API keys. Permissions: invoices:read, "
-               "invoices:write, invoices:resolve, admin.")
+    keys = add(
+        "keys",
+        help="manage API keys (admin)",
+        description="Create, list and revoke API keys. Permissions: invoices:read, "
+        "invoices:write, invoices:resolve, admin.",
+    )
     key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    key_create = key_commands.add_parser("create", parents=[common],
-                                         help="create a key; prints its secret once")
-    key_create.add_argument("--permissions", required=True,
-                            help="comma-separated, e.g. invoices:read,invoices:write")
+    key_create = key_commands.add_parser(
+        "create", parents=[common], help="create a key; prints its secret once"
+    )
+    key_create.add_argument(
+        "--permissions", required=True, help="comma-separated, e.g. invoices:read,invoices:write"
+    )
     key_create.add_argument("--label", default="", help="what the key is for")
     key_commands.add_parser("list", parents=[common], help="list keys (not their secrets)")
-    key_revoke = key_commands.add_parser("revoke", parents=[common],
-                                         help="revoke a key at once")
+    key_revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key at once")
     key_revoke.add_argument("key_id", metavar="KEY_ID")
 
-    backup = add("backup", help="online backup of the database (admin)",
-                 description="Copy a consistent snapshot of the daemon's database to PATH "
-                 "while it runs, and check it (SHA-256 and sqlite integrity). To restore, "
-                 "stop the daemon and put the file in its data directory as "
-                 "coinvoice.sqlite.")
+    backup = add(
+        "backup",
+        help="online backup of the database (admin)",
+        description="Copy a consistent snapshot of the daemon's database to PATH "
+        "while it runs, and check it (SHA-256 and sqlite integrity). To restore, "
+        "stop the daemon and put the file in its data directory as "
+        "coinvoice.sqlite.",
+    )
     backup.add_argument("path", metavar="PATH")
     return parser
 
@@ -389,11 +404,18 @@ def client_for(args: argparse.Namespace) -> Client:
     flags, then environment, then the daemon's data directory (see credentials.py).
     """
     found = credentials.find(
-        api_key=args.api_key, key_file=args.key_file, tls_cert=args.tls_cert,
-        datadir=args.datadir, no_tls=args.no_tls,
+        api_key=args.api_key,
+        key_file=args.key_file,
+        tls_cert=args.tls_cert,
+        datadir=args.datadir,
+        no_tls=args.no_tls,
     )
-    return Client(args.server, api_key=found.api_key,
-                  credentials=found.channel_credentials(), timeout=args.timeout)
+    return Client(
+        args.server,
+        api_key=found.api_key,
+        credentials=found.channel_credentials(),
+        timeout=args.timeout,
+    )
 
 
 # -- commands ----------------------------------------------------------------------------
@@ -604,9 +626,13 @@ async def _keys(client: Client, args: argparse.Namespace, out: Output) -> int:
             out.json(fmt.as_dict(reply))
             return EXIT_OK
         rows = [
-            (key.id, key.label or "-", ",".join(key.permissions),
-             fmt.local_time(key.created_at),
-             fmt.local_time(key.revoked_at) if key.HasField("revoked_at") else "-")
+            (
+                key.id,
+                key.label or "-",
+                ",".join(key.permissions),
+                fmt.local_time(key.created_at),
+                fmt.local_time(key.revoked_at) if key.HasField("revoked_at") else "-",
+            )
             for key in reply.keys
         ]
         out.line(fmt.table(("ID", "LABEL", "PERMISSIONS", "CREATED AT", "REVOKED AT"), rows))

@@ -228,8 +228,7 @@ class Client:
         """A client with the credentials coinvoice-cli would find: $COINVOICE_API_KEY or
         the daemon's admin.key, and its tls.cert if it serves TLS (see credentials.py)."""
         found = credentials.find(datadir=datadir)
-        return cls(target, api_key=found.api_key, credentials=found.channel_credentials(),
-                   **kwargs)
+        return cls(target, api_key=found.api_key, credentials=found.channel_credentials(), **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -487,11 +486,11 @@ class Client:
         self._connect()
         return await self._unary(self._node.GetRates, pb.GetRatesRequest())
 
-
     # -- AdminService ------------------------------------------------------------------
 
-    async def create_api_key(self, permissions: Sequence[str], label: str = ""
-                             ) -> pb.CreateApiKeyResponse:
+    async def create_api_key(
+        self, permissions: Sequence[str], label: str = ""
+    ) -> pb.CreateApiKeyResponse:
         """A new key; its secret is in the response only (the daemon keeps a hash)."""
         self._connect()
         request = pb.CreateApiKeyRequest(permissions=list(permissions), label=label)

@@ -66,8 +66,7 @@ def find(
         for directory in data_dirs(datadir):
             if _readable(directory / KEY_FILE):
                 found_dir = directory
-                key, source = (directory / KEY_FILE).read_text().strip(), str(
-                    directory / KEY_FILE)
+                key, source = (directory / KEY_FILE).read_text().strip(), str(directory / KEY_FILE)
                 break
     cert: bytes | None = None
     if not no_tls:
@@ -75,7 +74,7 @@ def find(
         if cert_path:
             cert = Path(cert_path).read_bytes()
         else:
-            for directory in ([found_dir] if found_dir else data_dirs(datadir)):
+            for directory in [found_dir] if found_dir else data_dirs(datadir):
                 if _readable(directory / CERT_FILE):
                     cert = (directory / CERT_FILE).read_bytes()
                     break

@@ -11,8 +11,8 @@ import grpc
 import pytest
 from coinvoice.v1 import invoice_pb2 as pb
 from coinvoice.v1 import invoice_pb2_grpc as pb_grpc
-
 from coinvoiced.rpc.permissions import ADMIN, METHOD_PERMISSIONS, READ, RESOLVE, WRITE
+
 from tests.support.daemon import Daemon, authed_channel, base_config
 from tests.support.util import free_port, wait_for
 
@@ -37,8 +37,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 def new_key(daemon: Daemon, *permissions: str) -> str:
     admin = pb_grpc.AdminServiceStub(daemon.channel())
-    reply = admin.CreateApiKey(pb.CreateApiKeyRequest(permissions=list(permissions),
-                                                      label="test"))
+    reply = admin.CreateApiKey(pb.CreateApiKeyRequest(permissions=list(permissions), label="test"))
     return reply.secret
 
 
@@ -49,24 +48,31 @@ def call_each_rpc(channel: grpc.Channel, invoice_id: str) -> dict[str, grpc.Stat
     admin = pb_grpc.AdminServiceStub(channel)
     calls = {
         "CreateInvoice": lambda: invoices.CreateInvoice(
-            pb.CreateInvoiceRequest(amount="1", currency="ETH")),
+            pb.CreateInvoiceRequest(amount="1", currency="ETH")
+        ),
         "GetInvoice": lambda: invoices.GetInvoice(pb.GetInvoiceRequest(id=invoice_id)),
         "ListInvoices": lambda: invoices.ListInvoices(pb.ListInvoicesRequest()),
-        "UpdateInvoice": lambda: invoices.UpdateInvoice(pb.UpdateInvoiceRequest(
-            id=invoice_id, update_mask=["label"], label="x")),
+        "UpdateInvoice": lambda: invoices.UpdateInvoice(
+            pb.UpdateInvoiceRequest(id=invoice_id, update_mask=["label"], label="x")
+        ),
         "CancelInvoice": lambda: invoices.CancelInvoice(
-            pb.CancelInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa")),
-        "ResolveInvoice": lambda: invoices.ResolveInvoice(pb.ResolveInvoiceRequest(
-            id=invoice_id, resolution=pb.RESOLUTION_ACCEPT)),
+            pb.CancelInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa")
+        ),
+        "ResolveInvoice": lambda: invoices.ResolveInvoice(
+            pb.ResolveInvoiceRequest(id=invoice_id, resolution=pb.RESOLUTION_ACCEPT)
+        ),
         "StreamEvents": lambda: next(invoices.StreamEvents(pb.StreamEventsRequest())),
         "ListCallbacks": lambda: invoices.ListCallbacks(
-            pb.ListCallbacksRequest(invoice_id=invoice_id)),
+            pb.ListCallbacksRequest(invoice_id=invoice_id)
+        ),
         "RedeliverCallback": lambda: invoices.RedeliverCallback(
-            pb.RedeliverCallbackRequest(delivery_id="dlv_aaaaaaaaaaaaaaaa")),
+            pb.RedeliverCallbackRequest(delivery_id="dlv_aaaaaaaaaaaaaaaa")
+        ),
         "GetInfo": lambda: node.GetInfo(pb.GetInfoRequest()),
         "GetRates": lambda: node.GetRates(pb.GetRatesRequest()),
         "CreateApiKey": lambda: admin.CreateApiKey(
-            pb.CreateApiKeyRequest(permissions=["invoices:read"])),
+            pb.CreateApiKeyRequest(permissions=["invoices:read"])
+        ),
         "ListApiKeys": lambda: admin.ListApiKeys(pb.ListApiKeysRequest()),
         "RevokeApiKey": lambda: admin.RevokeApiKey(pb.RevokeApiKeyRequest(id="key_nope")),
         "BackupDatabase": lambda: next(admin.BackupDatabase(pb.BackupDatabaseRequest())),
@@ -84,23 +90,26 @@ def call_each_rpc(channel: grpc.Channel, invoice_id: str) -> dict[str, grpc.Stat
 @pytest.mark.parametrize("permission", PERMISSIONS)
 def test_each_permission_against_each_rpc(daemon: Daemon, permission: str) -> None:
     invoice_id = daemon.invoices.CreateInvoice(
-        pb.CreateInvoiceRequest(amount="1", currency="ETH")).id
+        pb.CreateInvoiceRequest(amount="1", currency="ETH")
+    ).id
     with authed_channel(daemon.address, new_key(daemon, permission)) as channel:
         codes = call_each_rpc(channel, invoice_id)
-    assert set(codes) == {m.rsplit("/", 1)[1] for m in METHOD_PERMISSIONS
-                          if m.startswith("/coinvoice.")}
+    assert set(codes) == {
+        m.rsplit("/", 1)[1] for m in METHOD_PERMISSIONS if m.startswith("/coinvoice.")
+    }
     for method, code in codes.items():
-        needed = METHOD_PERMISSIONS[next(m for m in METHOD_PERMISSIONS
-                                         if m.endswith("/" + method))]
+        needed = METHOD_PERMISSIONS[next(m for m in METHOD_PERMISSIONS if m.endswith("/" + method))]
         allowed = permission == ADMIN or permission == needed
         if allowed:
-            assert code not in (grpc.StatusCode.PERMISSION_DENIED,
-                                grpc.StatusCode.UNAUTHENTICATED), (method, code)
+            assert code not in (
+                grpc.StatusCode.PERMISSION_DENIED,
+                grpc.StatusCode.UNAUTHENTICATED,
+            ), (method, code)
         else:
             assert code == grpc.StatusCode.PERMISSION_DENIED, (method, code)
 
 
-def rpc_code(call) -> grpc.StatusCode:  # noqa: ANN001
+def rpc_code(call) -> grpc.StatusCode:
     with pytest.raises(grpc.RpcError) as info:
         call()
     return info.value.code()
@@ -111,12 +120,16 @@ def test_missing_garbled_and_unknown_keys(daemon: Daemon) -> None:
         stub = pb_grpc.InvoiceServiceStub(plain)
         request = pb.ListInvoicesRequest()
         assert rpc_code(lambda: stub.ListInvoices(request)) == grpc.StatusCode.UNAUTHENTICATED
-        for metadata in ([("authorization", "Bearer")], [("authorization", "Basic abc")],
-                         [("authorization", "Bearer key_xxxxxxxxxxxxxxxx.nope")],
-                         [("authorization", "Bearer " + "A" * 5000)]):
+        for metadata in (
+            [("authorization", "Bearer")],
+            [("authorization", "Basic abc")],
+            [("authorization", "Bearer key_xxxxxxxxxxxxxxxx.nope")],
+            [("authorization", "Bearer " + "A" * 5000)],
+        ):
             code = rpc_code(lambda m=metadata: stub.ListInvoices(request, metadata=m))
-            assert code in (grpc.StatusCode.UNAUTHENTICATED,
-                            grpc.StatusCode.RESOURCE_EXHAUSTED), metadata
+            assert code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.RESOURCE_EXHAUSTED), (
+                metadata
+            )
         # Health checking needs no key.
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -173,10 +186,11 @@ def test_admin_key_file_is_private_and_secrets_never_logged(daemon: Daemon) -> N
 
 def test_bad_key_requests(daemon: Daemon) -> None:
     admin = pb_grpc.AdminServiceStub(daemon.channel())
-    for request, field in ((pb.CreateApiKeyRequest(), "permissions"),
-                           (pb.CreateApiKeyRequest(permissions=["root"]), "permissions[0]"),
-                           (pb.CreateApiKeyRequest(permissions=[READ], label="x" * 200),
-                            "label")):
+    for request, field in (
+        (pb.CreateApiKeyRequest(), "permissions"),
+        (pb.CreateApiKeyRequest(permissions=["root"]), "permissions[0]"),
+        (pb.CreateApiKeyRequest(permissions=[READ], label="x" * 200), "label"),
+    ):
         with pytest.raises(grpc.RpcError) as info:
             admin.CreateApiKey(request)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -198,8 +212,10 @@ def test_failed_attempts_are_rate_limited_per_peer(tmp_path: Path) -> None:
         with grpc.insecure_channel(daemon.address) as plain:
             stub = pb_grpc.InvoiceServiceStub(plain)
             bad = [("authorization", "Bearer key_wrong.wrong")]
-            codes = [rpc_code(lambda: stub.ListInvoices(pb.ListInvoicesRequest(), metadata=bad))
-                     for _ in range(4)]
+            codes = [
+                rpc_code(lambda: stub.ListInvoices(pb.ListInvoicesRequest(), metadata=bad))
+                for _ in range(4)
+            ]
         assert codes[:3] == [grpc.StatusCode.UNAUTHENTICATED] * 3
         assert codes[3] == grpc.StatusCode.RESOURCE_EXHAUSTED
         # While over the limit, even the right key is refused from that peer.

@@ -17,8 +17,15 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("COINVOICE_")}
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "coinvoice.cli", *args], capture_output=True,
-                          text=True, env=ENV, timeout=30, check=False, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "coinvoice.cli", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=30,
+        check=False,
+        cwd=cwd,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +40,27 @@ def test_finds_admin_key_in_data_dir_and_manages_keys(daemon: Daemon, tmp_path: 
     # From the directory that holds ./data, nothing needs to be said (like lncli).
     result = cli(*where, "info", cwd=daemon.data_dir.parent)
     assert result.returncode == 0, result.stderr
-    created = cli(*where, "--datadir", str(daemon.data_dir), "keys", "create",
-                  "--permissions", "invoices:read", "--label", "shop")
+    created = cli(
+        *where,
+        "--datadir",
+        str(daemon.data_dir),
+        "keys",
+        "create",
+        "--permissions",
+        "invoices:read",
+        "--label",
+        "shop",
+    )
     assert created.returncode == 0, created.stderr
-    secret = next(line.split()[1] for line in created.stdout.splitlines()
-                  if line.startswith("secret"))
+    secret = next(
+        line.split()[1] for line in created.stdout.splitlines() if line.startswith("secret")
+    )
     key_id = secret.split(".")[0]
     # The new key reads but cannot write.
     assert cli(*where, "--api-key", secret, "list", cwd=tmp_path).returncode == 0
-    denied = cli(*where, "--api-key", secret, "create", "--amount", "1", "--currency", "ETH",
-                 cwd=tmp_path)
+    denied = cli(
+        *where, "--api-key", secret, "create", "--amount", "1", "--currency", "ETH", cwd=tmp_path
+    )
     assert denied.returncode == 7 and "PERMISSION_DENIED" in denied.stderr
     listed = cli(*where, "--datadir", str(daemon.data_dir), "keys", "list")
     assert key_id in listed.stdout and "shop" in listed.stdout

@@ -15,11 +15,11 @@ import grpc
 import pytest
 from coinvoice.v1 import invoice_pb2 as pb
 from coinvoice.v1 import invoice_pb2_grpc as pb_grpc
-
 from coinvoiced.app.application import Application
 from coinvoiced.app.invoices import CreateRequest
 from coinvoiced.config import parse
 from coinvoiced.domain.model import Transfer
+
 from tests.support.daemon import Daemon, base_config
 from tests.support.util import free_port, wait_for
 
@@ -33,12 +33,17 @@ def test_tls_with_generated_certificate(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "coinvoiced", "--config",
-                             str(daemon.config_path)], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coinvoiced", "--config", str(daemon.config_path)],
+        stderr=subprocess.PIPE,
+    )
     try:
         cert_path = tmp_path / "data" / "tls.cert"
-        wait_for(lambda: (tmp_path / "data" / "admin.key").exists() and cert_path.exists(),
-                 20, "the certificate and admin key")
+        wait_for(
+            lambda: (tmp_path / "data" / "admin.key").exists() and cert_path.exists(),
+            20,
+            "the certificate and admin key",
+        )
         key = (tmp_path / "data" / "admin.key").read_text().strip()
         credentials = grpc.composite_channel_credentials(
             grpc.ssl_channel_credentials(cert_path.read_bytes()),
@@ -46,8 +51,13 @@ def test_tls_with_generated_certificate(tmp_path: Path) -> None:
         )
         with grpc.secure_channel(f"localhost:{daemon.port}", credentials) as channel:
             stub = pb_grpc.InvoiceServiceStub(channel)
-            created = wait_for(lambda: stub.CreateInvoice(
-                pb.CreateInvoiceRequest(amount="1", currency="ETH"), timeout=2), 20, "TLS call")
+            created = wait_for(
+                lambda: stub.CreateInvoice(
+                    pb.CreateInvoiceRequest(amount="1", currency="ETH"), timeout=2
+                ),
+                20,
+                "TLS call",
+            )
             assert created.id.startswith("inv_")
         # The generated certificate names localhost, 127.0.0.1 and the extra name.
         from cryptography import x509
@@ -60,8 +70,7 @@ def test_tls_with_generated_certificate(tmp_path: Path) -> None:
         # Plaintext is refused on a TLS listener.
         with grpc.insecure_channel(daemon.address) as plain:
             with pytest.raises(grpc.RpcError) as info:
-                pb_grpc.InvoiceServiceStub(plain).ListInvoices(pb.ListInvoicesRequest(),
-                                                               timeout=3)
+                pb_grpc.InvoiceServiceStub(plain).ListInvoices(pb.ListInvoicesRequest(), timeout=3)
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         proc.terminate()
@@ -77,8 +86,9 @@ def test_unix_socket_listener(tmp_path: Path) -> None:
         assert sock.exists()
         from tests.support.daemon import _AuthMetadata
 
-        channel = grpc.intercept_channel(grpc.insecure_channel(f"unix:{sock}"),
-                                         _AuthMetadata(daemon.admin_key))
+        channel = grpc.intercept_channel(
+            grpc.insecure_channel(f"unix:{sock}"), _AuthMetadata(daemon.admin_key)
+        )
         with channel:
             info = pb_grpc.NodeServiceStub(channel).GetInfo(pb.GetInfoRequest())
             assert info.profile == "test"
@@ -98,15 +108,17 @@ async def test_metrics_after_a_paid_invoice(tmp_path: Path) -> None:
     try:
         invoice = await app.invoices.create(CreateRequest(amount="1", currency="ETH"))
         address = invoice.options[0].address
-        transfer = Transfer("anvil", "0xt1", 0, "ETH", address, 10**18,
-                            bytes.fromhex(address[2:]), 5, "0xb5")
+        transfer = Transfer(
+            "anvil", "0xt1", 0, "ETH", address, 10**18, bytes.fromhex(address[2:]), 5, "0xb5"
+        )
         await app.payments.block_connected("anvil", 5, "0xb5", "0xb4", [transfer])
         await app.payments.block_connected("anvil", 6, "0xb6", "0xb5", [])
         key = (tmp_path / "admin.key").read_text().strip()
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.bound_port}") as channel:
             stub = pb_grpc.InvoiceServiceStub(channel)
-            got = await stub.GetInvoice(pb.GetInvoiceRequest(id=invoice.id),
-                                        metadata=[("authorization", f"Bearer {key}")])
+            got = await stub.GetInvoice(
+                pb.GetInvoiceRequest(id=invoice.id), metadata=[("authorization", f"Bearer {key}")]
+            )
             assert got.status == pb.INVOICE_STATUS_PAID
             with pytest.raises(grpc.aio.AioRpcError):
                 await stub.GetInvoice(pb.GetInvoiceRequest(id=invoice.id))
@@ -121,8 +133,9 @@ async def test_metrics_after_a_paid_invoice(tmp_path: Path) -> None:
         assert 'coinvoice_payments_confirmed_total{asset="ETH",chain="anvil"} 1.0' in lines
         assert 'coinvoice_chain_processed_height{chain="anvil"} 6.0' in lines
         assert 'coinvoice_rpc_requests_total{code="OK",method="GetInvoice"} 1.0' in lines
-        assert ('coinvoice_rpc_requests_total{code="UNAUTHENTICATED",method="GetInvoice"} 1.0'
-                in lines)
+        assert (
+            'coinvoice_rpc_requests_total{code="UNAUTHENTICATED",method="GetInvoice"} 1.0' in lines
+        )
         assert "coinvoice_callbacks_pending 0.0" in lines
         assert key.split(".")[1] not in text
     finally:
@@ -139,8 +152,9 @@ def test_backup_during_writes_restores_consistently(tmp_path: Path) -> None:
         with daemon.connect() as channel:
             stub = pb_grpc.InvoiceServiceStub(channel)
             while not stop.is_set():
-                created.append(stub.CreateInvoice(
-                    pb.CreateInvoiceRequest(amount="1", currency="ETH")).id)
+                created.append(
+                    stub.CreateInvoice(pb.CreateInvoiceRequest(amount="1", currency="ETH")).id
+                )
 
     thread = threading.Thread(target=writer)
     thread.start()
@@ -160,8 +174,7 @@ def test_backup_during_writes_restores_consistently(tmp_path: Path) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         sequences = [r[0] for r in db.execute("SELECT sequence FROM events ORDER BY sequence")]
         invoices = {r[0] for r in db.execute("SELECT id FROM invoices")}
-        created_events = {r[0] for r in db.execute(
-            "SELECT invoice_id FROM events WHERE type = 1")}
+        created_events = {r[0] for r in db.execute("SELECT invoice_id FROM events WHERE type = 1")}
     assert sequences == list(range(1, len(sequences) + 1))
     assert invoices == created_events
     assert 50 <= len(invoices) <= during + 4
@@ -188,8 +201,7 @@ def test_watchdog_pings(tmp_path: Path) -> None:
     receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     receiver.bind(str(notify_path))
     receiver.settimeout(10)
-    daemon = Daemon(tmp_path, env={"NOTIFY_SOCKET": str(notify_path),
-                                   "WATCHDOG_USEC": "200000"})
+    daemon = Daemon(tmp_path, env={"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "200000"})
     try:
         daemon.start()
         seen: list[str] = []
