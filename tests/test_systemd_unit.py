@@ -45,3 +45,16 @@ def test_unit_verifies(tmp_path: Path) -> None:
                             text=True, timeout=60)
     problems = [line for line in result.stderr.splitlines() if "coinvoiced.service" in line]
     assert result.returncode == 0 and not problems, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_security_exposure_is_low(tmp_path: Path) -> None:
+    daemon = Path(sys.executable).parent / "coinvoiced"
+    unit = tmp_path / "coinvoiced.service"
+    unit.write_text(UNIT.read_text().replace("/opt/coinvoice/.venv/bin/coinvoiced", str(daemon)))
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", str(unit)],
+                            capture_output=True, text=True, timeout=60)
+    summary = [line for line in result.stdout.splitlines() if "Overall exposure level" in line]
+    assert summary, result.stdout + result.stderr
+    score = float(summary[0].split(":")[1].split()[0])
+    assert score <= 2.5, summary[0]
