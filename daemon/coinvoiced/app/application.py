@@ -20,6 +20,7 @@ from ..chains.matcher import AddressIndex
 from ..chains.registry import Chain, Watcher
 from ..chains.watchers import build_watchers
 from ..config import Config
+from ..domain.model import EventType
 from ..rates import RateProvider, RateService
 from ..rpc.services import add_to_server
 from ..store import Store, StoredEvent
@@ -78,6 +79,8 @@ class Application:
     def _committed(self, events: list[StoredEvent]) -> None:
         self.bus.publish(events)
         self.metrics.observe_events(events)
+        for event in events:
+            _log_event(event)
         self.deliverer.wake()  # some of these events may have outbox rows
 
     async def start(self) -> None:
@@ -197,9 +200,23 @@ class Application:
             await self.server.wait_for_termination()
 
 
-async def run_until_signalled(app: Application, stop: asyncio.Event) -> None:
-    await app.start()
-    try:
-        await stop.wait()
-    finally:
-        await app.stop()
+_QUIET_EVENTS = (EventType.INVOICE_CREATED, EventType.INVOICE_UPDATED)
+
+
+def _log_event(event: StoredEvent) -> None:
+    """One log line per committed event, with structured fields for JSON logs."""
+    level = logging.DEBUG if event.type in _QUIET_EVENTS else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    fields: dict[str, object] = {"invoice_id": event.invoice_id, "sequence": event.sequence}
+    payment = event.decoded()["payment"] if event.type in _PAYMENT_EVENTS else None
+    if payment is not None:
+        fields.update(chain=payment["chain"], txid=payment["txid"], amount=payment["amount"],
+                      asset=payment["asset"])
+    log.log(level, "%s %s%s", EventType(event.type).name, event.invoice_id,
+            f" {payment['amount']} {payment['asset']} in {payment['txid']}" if payment else "",
+            extra=fields)
+
+
+_PAYMENT_EVENTS = (EventType.PAYMENT_DETECTED, EventType.PAYMENT_CONFIRMED,
+                   EventType.PAYMENT_REORGED)
