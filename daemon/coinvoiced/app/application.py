@@ -8,7 +8,6 @@ watchers and timers, close the database.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import grpc
@@ -21,23 +20,23 @@ from ..chains.registry import Chain, Watcher
 from ..chains.watchers import build_watchers
 from ..config import Config
 from ..domain.model import EventType
+from ..metrics import Metrics, MetricsServer
 from ..rates import RateProvider, RateService
+from ..rpc.auth import AuthInterceptor
+from ..rpc.observe import MetricsInterceptor
 from ..rpc.services import add_to_server
 from ..store import Store, StoredEvent
 from ..webhooks.deliverer import Deliverer
 from ..webhooks.outbox import CallbackRouter
 from .addresses import AddressAllocator
-from ..metrics import Metrics, MetricsServer
-from ..rpc.auth import AuthInterceptor
-from ..rpc.observe import MetricsInterceptor
 from .bus import EventBus
-from .keys import KeyRing
-from .tls import load_or_create
 from .callbacks import CallbackHistory
 from .clock import now_us
 from .deadlines import Deadlines
 from .invoices import InvoiceManager
+from .keys import KeyRing
 from .payments import PaymentProcessor
+from .tls import load_or_create
 
 log = logging.getLogger(__name__)
 
