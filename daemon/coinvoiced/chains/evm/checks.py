@@ -25,7 +25,7 @@ async def check_chain_id(rpc: WsRpc, config: ChainConfig, position: int) -> None
     chain_id = int(await rpc.call("eth_chainId"), 16)
     if chain_id != config.chain_id:
         raise ChainCheckError(
-            f"chains[{position}].chain_id: the node at {rpc.url} is on chain id {chain_id}, "
+            f"chains[{position}].chain_id: the node at {rpc.label} is on chain id {chain_id}, "
             f"not {config.chain_id}"
         )
 

@@ -19,6 +19,7 @@ where its parent-hash check against the blocks it recorded sees any reorg.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,10 @@ from typing import Any
 from ...domain.model import Transfer
 from . import decode
 from .rpc import Call, Rpc
+
+# Providers cap JSON-RPC batch sizes; receipts of a block where everything pays us (and
+# logs asked by hash) go in batches of at most this many calls, sent together.
+MAX_BATCH_CALLS = 500
 
 
 @dataclass(slots=True)
@@ -67,6 +72,17 @@ class BlockSource:
 
     async def latest(self) -> decode.Header:
         return decode.header(await self.rpc.call("eth_getBlockByNumber", ["latest", False]))
+
+    async def _batch(self, calls: list[Call]) -> list[Any]:
+        if len(calls) <= MAX_BATCH_CALLS:
+            return await self.rpc.batch(calls)
+        parts = await asyncio.gather(
+            *(
+                self.rpc.batch(calls[i : i + MAX_BATCH_CALLS])
+                for i in range(0, len(calls), MAX_BATCH_CALLS)
+            )
+        )
+        return [result for part in parts for result in part]
 
     def _logs_filter(self, **where: str) -> dict[str, Any]:
         return {**where, "address": self._contracts, "topics": [decode.TRANSFER_TOPIC]}
@@ -142,7 +158,7 @@ class BlockSource:
                 receipt_of.append((pos, transfer))
                 calls.append(("eth_getTransactionReceipt", [transfer.txid]))
         if calls:
-            results = await self.rpc.batch(calls)
+            results = await self._batch(calls)
             for pos, logs in zip(recheck, results, strict=False):
                 block = blocks[pos]
                 if any(log["blockHash"].lower() != block.hash for log in logs):

@@ -16,6 +16,7 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -56,6 +57,18 @@ def _result(response: dict[str, Any], method: str) -> Any:
     return response.get("result")
 
 
+def redact(url: str) -> str:
+    """scheme://host[:port] of a node URL, for logs and messages: providers put API keys in
+    the path or the user info."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    rest = "/..." if parts.path not in ("", "/") or parts.query or parts.username else ""
+    return f"{parts.scheme}://{host}{port}{rest}"
+
+
 def describe(exc: BaseException) -> str:
     """One line for status/state strings: the exception's text or, failing that, its type."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -76,6 +89,7 @@ class WsRpc:
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.url = url
+        self.label = redact(url)
         self.request_timeout = request_timeout
         self._on_notification = on_notification
         self._on_close = on_close
@@ -109,7 +123,7 @@ class WsRpc:
         except (OSError, WebSocketException, TimeoutError) as exc:
             raise NodeUnavailable(describe(exc)) from exc
         self._closed_reason = None
-        self._reader = asyncio.create_task(self._read_loop(), name=f"ws-reader {self.url}")
+        self._reader = asyncio.create_task(self._read_loop(), name=f"ws-reader {self.label}")
 
     async def close(self) -> None:
         self._fail("closed")
@@ -227,6 +241,7 @@ class HttpRpc:
 
     def __init__(self, url: str, *, request_timeout: float = 60.0) -> None:
         self.url = url
+        self.label = redact(url)
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
@@ -245,12 +260,12 @@ class HttpRpc:
             ) as response:
                 body = await response.read()
                 if response.status != 200:
-                    raise NodeUnavailable(f"HTTP {response.status} from {self.url}")
+                    raise NodeUnavailable(f"HTTP {response.status} from {self.label}")
                 return orjson.loads(body)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise NodeUnavailable(describe(exc)) from exc
         except orjson.JSONDecodeError as exc:
-            raise NodeUnavailable(f"undecodable answer from {self.url}") from exc
+            raise NodeUnavailable(f"undecodable answer from {self.label}") from exc
 
     async def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}

@@ -29,7 +29,7 @@ from ..registry import Chain
 from . import checks, decode
 from .errors import ChainCheckError
 from .fetch import BlockSource, Fetched, FetchedBlock
-from .rpc import HttpRpc, NodeUnavailable, RpcError, WsRpc, describe
+from .rpc import HttpRpc, NodeUnavailable, RpcError, WsRpc, describe, redact
 
 if TYPE_CHECKING:
     from ...app.payments import PaymentProcessor
@@ -77,6 +77,7 @@ class EvmWatcher:
         self._table = index.table(chain.name)
         self._rpc: WsRpc | None = None
         self._http = HttpRpc(config.http_url) if config.http_url else None
+        self._endpoint = redact(config.ws_url)  # for logs: no API keys
         self._source: BlockSource | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -102,7 +103,7 @@ class EvmWatcher:
         except (NodeUnavailable, RpcError, OSError, TimeoutError) as exc:
             await self._drop()
             self._set_disconnected(f"connecting: {describe(exc)}")
-            log.warning("%s: cannot reach %s yet (%s)", self.name, self.chain.config.ws_url, exc)
+            log.warning("%s: cannot reach %s yet (%s)", self.name, self._endpoint, exc)
         self._task = asyncio.create_task(self._run(), name=f"evm-watcher {self.name}")
 
     async def stop(self) -> None:
@@ -137,7 +138,7 @@ class EvmWatcher:
         status = self.chain.status
         status.connected = True
         status.state = "catching up"
-        log.info("%s: connected to %s (chain id %d)", self.name, config.ws_url, config.chain_id)
+        log.info("%s: connected to %s (chain id %d)", self.name, self._endpoint, config.chain_id)
 
     async def _drop(self) -> None:
         rpc, self._rpc = self._rpc, None
@@ -170,7 +171,7 @@ class EvmWatcher:
             except asyncio.CancelledError:
                 raise
             except ChainCheckError as exc:
-                log.error("%s: refusing to follow %s: %s", self.name, self.chain.config.ws_url, exc)
+                log.error("%s: refusing to follow %s: %s", self.name, self._endpoint, exc)
                 self._set_disconnected(f"refused: {exc}")
                 delay = BACKOFF_MAX
             except (NodeUnavailable, RpcError, OSError, TimeoutError) as exc:
