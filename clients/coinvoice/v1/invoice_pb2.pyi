@@ -342,7 +342,14 @@ class GetInfoResponse(_message.Message):
     def __init__(self, version: _Optional[str] = ..., profile: _Optional[str] = ..., chains: _Optional[_Iterable[_Union[ChainInfo, _Mapping]]] = ..., last_event_sequence: _Optional[int] = ...) -> None: ...
 
 class ChainInfo(_message.Message):
-    __slots__ = ("name", "kind", "connected", "tip_height", "processed_height", "lag", "assets", "state", "endpoint")
+    __slots__ = ("name", "kind", "connected", "tip_height", "processed_height", "lag", "assets", "state", "endpoint", "details")
+    class DetailsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -352,6 +359,7 @@ class ChainInfo(_message.Message):
     ASSETS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     connected: bool
@@ -361,7 +369,8 @@ class ChainInfo(_message.Message):
     assets: _containers.RepeatedScalarFieldContainer[str]
     state: str
     endpoint: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., connected: _Optional[bool] = ..., tip_height: _Optional[int] = ..., processed_height: _Optional[int] = ..., lag: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ..., state: _Optional[str] = ..., endpoint: _Optional[str] = ...) -> None: ...
+    details: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., connected: _Optional[bool] = ..., tip_height: _Optional[int] = ..., processed_height: _Optional[int] = ..., lag: _Optional[int] = ..., assets: _Optional[_Iterable[str]] = ..., state: _Optional[str] = ..., endpoint: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ApiKey(_message.Message):
     __slots__ = ("id", "label", "permissions", "created_at", "revoked_at", "last_used_at")

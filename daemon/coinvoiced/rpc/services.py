@@ -156,6 +156,10 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
                     state=status.state,
                     # Node URLs can carry credentials: only admin keys see them.
                     endpoint=status.endpoint if is_admin() else "",
+                    details={
+                        k: str(v) for k, v in status.extra.items()
+                        if k != "server" or is_admin()
+                    },
                 )
             )
         return pb.GetInfoResponse(
