@@ -7,7 +7,8 @@ code for both RPCs, so the ratio compares the daemon's work and nothing else:
     .venv/bin/python bench/bench_core.py [--seconds 5] [--concurrency 64]
 
 The no-op RPC is grpc.health.v1.Health/Check on the same server: a unary call that
-does no I/O, which is what a gRPC server costs by itself.
+does no I/O, which is what a gRPC server costs by itself. CreateInvoice goes through
+the API-key check like any client's call; Health/Check needs no key.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ async def load(call: Callable[[], Awaitable[object]], seconds: float,
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
-async def throughput(address: str, seconds: float, concurrency: int) -> None:
+async def throughput(address: str, key: str, seconds: float, concurrency: int) -> None:
+    auth = [("authorization", f"Bearer {key}")]
     async with grpc.aio.insecure_channel(address) as channel:
         invoices = pb_grpc.InvoiceServiceStub(channel)
         health = health_pb2_grpc.HealthStub(channel)
@@ -60,7 +62,7 @@ async def throughput(address: str, seconds: float, concurrency: int) -> None:
         await load(lambda: health.Check(check), 1.0, concurrency)  # warm-up
         noop_rate, noop_lat = await load(lambda: health.Check(check), seconds, concurrency)
         create_rate, create_lat = await load(
-            lambda: invoices.CreateInvoice(request), seconds, concurrency
+            lambda: invoices.CreateInvoice(request, metadata=auth), seconds, concurrency
         )
     print(f"no-op unary (Health/Check), {concurrency} callers: {noop_rate:8.0f} req/s   "
           f"p50 {pct(noop_lat, .5) * 1e3:6.2f} ms   p99 {pct(noop_lat, .99) * 1e3:6.2f} ms")
@@ -69,10 +71,12 @@ async def throughput(address: str, seconds: float, concurrency: int) -> None:
     print(f"ratio CreateInvoice / no-op: {create_rate / noop_rate:.2f}  (target >= 0.50)")
 
 
-async def stream_latency(address: str, subscribers: int, events: int) -> None:
+async def stream_latency(address: str, key: str, subscribers: int, events: int) -> None:
+    auth = [("authorization", f"Bearer {key}")]
     async with grpc.aio.insecure_channel(address) as channel:
         invoices = pb_grpc.InvoiceServiceStub(channel)
-        info = await pb_grpc.NodeServiceStub(channel).GetInfo(pb.GetInfoRequest())
+        info = await pb_grpc.NodeServiceStub(channel).GetInfo(pb.GetInfoRequest(),
+                                                              metadata=auth)
         start_after = info.last_event_sequence
         latencies: list[float] = []
         ready = 0
@@ -80,7 +84,8 @@ async def stream_latency(address: str, subscribers: int, events: int) -> None:
 
         async def subscriber() -> None:
             nonlocal ready
-            call = invoices.StreamEvents(pb.StreamEventsRequest(after_sequence=start_after))
+            call = invoices.StreamEvents(pb.StreamEventsRequest(after_sequence=start_after),
+                                         metadata=auth)
             ready += 1
             if ready == subscribers:
                 all_ready.set()
@@ -99,7 +104,7 @@ async def stream_latency(address: str, subscribers: int, events: int) -> None:
         await asyncio.sleep(0.5)  # let every stream reach the daemon before the first event
         request = pb.CreateInvoiceRequest(amount="0.01", currency="ETH")
         for _ in range(events):
-            await invoices.CreateInvoice(request)
+            await invoices.CreateInvoice(request, metadata=auth)
             await asyncio.sleep(0.02)
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
     print(f"StreamEvents commit->subscriber, {subscribers} subscribers x {events} events: "
@@ -119,8 +124,9 @@ def main() -> None:
         daemon.config["logging"]["level"] = "warning"
         daemon.start()
         try:
-            asyncio.run(throughput(daemon.address, args.seconds, args.concurrency))
-            asyncio.run(stream_latency(daemon.address, args.subscribers, args.events))
+            key = daemon.admin_key
+            asyncio.run(throughput(daemon.address, key, args.seconds, args.concurrency))
+            asyncio.run(stream_latency(daemon.address, key, args.subscribers, args.events))
         finally:
             daemon.stop()
 
