@@ -1,19 +1,22 @@
 """The EVM chain watcher: follows one node and reports blocks, in order, to the
 PaymentProcessor.
 
-- `newHeads` over the websocket is only a wake-up. Blocks are fetched by number and
+- `newHeads` over the websocket is only a wake-up. Blocks are fetched by number (with the
+  node's latest header and the token logs in the same JSON-RPC batch, see fetch.py) and
   accepted only if they chain onto the last processed block (parent hash); otherwise the
   watcher walks back through the recent blocks it recorded to the common ancestor,
   disconnects the orphaned blocks top down and connects the new branch.
-- Each block's payments, confirmations and the chain cursor commit in one store
-  transaction (PaymentProcessor.block_connected), so a crash or a dropped connection
-  at any point resumes from the last committed block and never counts a payment twice.
+- A block's payments, the confirmations they bring and the chain cursor commit in one
+  store transaction (PaymentProcessor.blocks_connected; while catching up, a run of
+  blocks per transaction), so a crash or a dropped connection at any point resumes from
+  the last committed block and never counts a payment twice.
 - On start-up and after every reconnect it catches up from the cursor to the node's tip in
-  batches before it waits for heads again. With no cursor yet it starts at the tip (or,
-  when invoices already exist on the chain, at the block before the oldest was created),
-  and persists that starting point before anything else.
+  batches (the next batch is fetched while the current one commits) before it waits for
+  heads again. With no cursor yet it starts at the tip (or, when invoices already exist
+  on the chain, at the block before the oldest was created), and persists that starting
+  point before anything else.
 - A dropped connection is retried with exponential back-off; the subscription is made
-  again on each new connection.
+  again on each new connection, and the chain id (and token contracts) checked again.
 """
 
 from __future__ import annotations
