@@ -38,24 +38,11 @@ def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         daemon.stop()
 
 
-# The CLI with its authentication hook (cli.client_for) handing it the daemon's admin
-# key; everything else (parsing, the calls, output, exit codes) is the real CLI.
-RUN_CLI = """
-import sys
-from coinvoice import cli
-from coinvoice.client import Client
-
-key = sys.argv.pop(1)
-cli.client_for = lambda args: Client(
-    args.server, timeout=args.timeout, metadata=[("authorization", "Bearer " + key)]
-)
-sys.exit(cli.main(sys.argv[1:]))
-"""
-
-
 def cli(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    # The CLI finds the daemon's admin key in its data directory, as an operator's would.
+    credentials = ["--server", daemon.address, "--datadir", str(daemon.data_dir)]
     return subprocess.run(
-        [sys.executable, "-c", RUN_CLI, daemon.admin_key, "--server", daemon.address, *args],
+        [sys.executable, "-m", "coinvoice.cli", *credentials, *args],
         capture_output=True,
         text=True,
         env=ENV,
