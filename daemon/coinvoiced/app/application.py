@@ -83,6 +83,15 @@ class Application:
         self.deliverer.wake()  # some of these events may have outbox rows
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # Whatever started must stop, or its threads (sqlite, derivation workers) keep
+            # the process alive after a failed start-up.
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         await self.store.open()
         await self.keys.load()
         await self.keys.ensure_admin_key_file(self.config.data_dir)
@@ -176,28 +185,24 @@ class Application:
         self._service_names = names
 
     async def stop(self) -> None:
+        """Stop in reverse order of start; safe after a partial start."""
+        health_servicer = getattr(self, "_health", None)
+        if health_servicer is not None:
+            await health_servicer.enter_graceful_shutdown()  # every service NOT_SERVING
+        self.bus.close()  # live streams end cleanly
         if self.server is not None:
-            await self._health.enter_graceful_shutdown()  # every service NOT_SERVING
-            self.bus.close()  # live streams end cleanly
             await self.server.stop(self.config.server.grace_seconds)
-        for watcher in reversed(self.watchers):
-            try:
-                await watcher.stop()
-            except Exception:
-                log.exception("error stopping watcher")
-        await self.deadlines.stop()
-        await self.deliverer.stop()
-        await self.rate_service.stop()
-        await self.address_pool.stop()
+        steps = [*(w.stop for w in reversed(self.watchers)), self.deadlines.stop,
+                 self.deliverer.stop, self.rate_service.stop, self.address_pool.stop]
         if self.metrics_server is not None:
-            await self.metrics_server.stop()
+            steps.append(self.metrics_server.stop)
+        for step in steps:
+            try:
+                await step()
+            except Exception:
+                log.exception("error while stopping %s", getattr(step, "__qualname__", step))
         await self.store.close()
         log.info("coinvoiced stopped")
-
-    async def wait_closed(self) -> None:
-        if self.server is not None:
-            await self.server.wait_for_termination()
-
 
 _QUIET_EVENTS = (EventType.INVOICE_CREATED, EventType.INVOICE_UPDATED)
 

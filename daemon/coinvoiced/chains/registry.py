@@ -12,6 +12,7 @@ from typing import Protocol
 from ..config import AssetConfig, ChainConfig
 from ..domain import money
 from .derivation import DerivedAddress, EvmDeriver, UtxoDeriver
+from .redact import redact
 
 
 class Watcher(Protocol):
@@ -38,7 +39,7 @@ class Chain:
         self._deriver: EvmDeriver | UtxoDeriver
         if config.kind == "evm":
             self._deriver = EvmDeriver(config.xpub)
-            self.status.endpoint = config.ws_url
+            self.status.endpoint = redact(config.ws_url)  # node URLs may carry API keys
         else:
             self._deriver = UtxoDeriver(config.xpub, config.network, config.script_type or None)
             self.status.endpoint = config.servers[0]

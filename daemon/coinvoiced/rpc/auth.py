@@ -118,21 +118,26 @@ async def _until_revoked(
     """Yield from `stream` until it ends or the key is revoked, whichever comes first."""
     revoked = asyncio.ensure_future(record.revoked.wait())
     iterator = stream.__aiter__()
+    following: asyncio.Future[Any] | None = None
     try:
         while True:
             following = asyncio.ensure_future(iterator.__anext__())
             await asyncio.wait({following, revoked}, return_when=asyncio.FIRST_COMPLETED)
-            if revoked.done():
-                following.cancel()
-                await asyncio.gather(following, return_exceptions=True)
+            if revoked.done() and not following.done():
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "API key revoked")
             try:
                 item = following.result()
             except StopAsyncIteration:
                 return
+            following = None
             yield item
     finally:
         revoked.cancel()
+        if following is not None and not following.done():
+            # The client went away (or the key was revoked) mid-wait: stop the pending
+            # step first, so that closing the generator does not find it still running.
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()

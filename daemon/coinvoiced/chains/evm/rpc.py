@@ -16,12 +16,13 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
+
+from ..redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +56,6 @@ def _result(response: dict[str, Any], method: str) -> Any:
     if error is not None:
         raise RpcError(int(error.get("code", 0)), str(error.get("message", error)), method)
     return response.get("result")
-
-
-def redact(url: str) -> str:
-    """scheme://host[:port] of a node URL, for logs and messages: providers put API keys in
-    the path or the user info."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    rest = "/..." if parts.path not in ("", "/") or parts.query or parts.username else ""
-    return f"{parts.scheme}://{host}{port}{rest}"
 
 
 def describe(exc: BaseException) -> str:
