@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from enum import IntEnum
 
+from ..tasks import cancel_and_wait
 from .clock import SECOND, now_us
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,7 @@ class Deadlines:
         self._task = asyncio.create_task(self._run(), name="deadlines")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..domain.errors import InvalidArgument, NotFound
-from ..rpc.permissions import ALL, ADMIN
+from ..rpc.permissions import ADMIN, ALL
 from ..store import Store
 from . import validation
 from .clock import SECOND, now_us

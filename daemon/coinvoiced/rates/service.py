@@ -17,6 +17,7 @@ from fractions import Fraction
 import aiohttp
 
 from ..config import RatesConfig
+from ..tasks import cancel_and_wait
 from .base import Rate, RateSource, RateUnavailable
 from .providers import CoinbaseSource, FixedSource, JsonSource, KrakenSource
 
@@ -61,12 +62,7 @@ class RateService:
         self._task = asyncio.create_task(self._refresh_forever(), name="rates")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
         if self._session is not None:
             await self._session.close()
 

@@ -37,26 +37,26 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         self.app = app
 
     @unary
-    async def CreateApiKey(  # noqa: N802
+    async def CreateApiKey(
         self, request: pb.CreateApiKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateApiKeyResponse:
         record, secret = await self.app.keys.create(list(request.permissions), request.label)
         return pb.CreateApiKeyResponse(key=api_key(record), secret=secret)
 
     @unary
-    async def ListApiKeys(  # noqa: N802
+    async def ListApiKeys(
         self, request: pb.ListApiKeysRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListApiKeysResponse:
         return pb.ListApiKeysResponse(keys=[api_key(r) for r in self.app.keys.list()])
 
     @unary
-    async def RevokeApiKey(  # noqa: N802
+    async def RevokeApiKey(
         self, request: pb.RevokeApiKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.ApiKey:
         return api_key(await self.app.keys.revoke(request.id))
 
     @streaming
-    async def BackupDatabase(  # noqa: N802
+    async def BackupDatabase(
         self, request: pb.BackupDatabaseRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.BackupChunk]:
         # The sqlite backup API copies a consistent snapshot while writers go on.

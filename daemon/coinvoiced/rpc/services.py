@@ -120,15 +120,15 @@ class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
 
 
     @unary
-    async def ListCallbacks(  # noqa: N802
-        self, request: pb.ListCallbacksRequest, context  # noqa: ANN001
+    async def ListCallbacks(
+        self, request: pb.ListCallbacksRequest, context
     ) -> pb.ListCallbacksResponse:
         rows = await self.app.callbacks.list(request.invoice_id)
         return pb.ListCallbacksResponse(deliveries=[convert.delivery(r) for r in rows])
 
     @unary
-    async def RedeliverCallback(  # noqa: N802
-        self, request: pb.RedeliverCallbackRequest, context  # noqa: ANN001
+    async def RedeliverCallback(
+        self, request: pb.RedeliverCallbackRequest, context
     ) -> pb.CallbackDelivery:
         return convert.delivery(await self.app.callbacks.redeliver(request.delivery_id))
 
@@ -171,7 +171,7 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
 
 
     @unary
-    async def GetRates(self, request: pb.GetRatesRequest, context) -> pb.GetRatesResponse:  # noqa: ANN001, N802
+    async def GetRates(self, request: pb.GetRatesRequest, context) -> pb.GetRatesResponse:
         now = time.time_ns() // 1000
         return pb.GetRatesResponse(
             rates=[convert.rate(s, now) for s in self.app.rate_service.snapshot()]

@@ -27,6 +27,7 @@ from .. import __version__
 from ..config import CallbacksConfig
 from ..store import Store
 from ..store.tx import DELIVERED, FAILED, PENDING, Delivery
+from ..tasks import cancel_and_wait
 from . import payload, signing
 from .urls import literal_allowed, resolver
 
@@ -72,11 +73,9 @@ class Deliverer:
         self._task = asyncio.create_task(self._schedule(), name="callbacks")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            for attempt in list(self._in_flight.values()):
-                attempt.cancel()
-            await asyncio.gather(self._task, *self._in_flight.values(), return_exceptions=True)
+        await cancel_and_wait(self._task)
+        for attempt in list(self._in_flight.values()):
+            await cancel_and_wait(attempt)
         for session in (self._session, self._trusted):
             if session is not None:
                 await session.close()

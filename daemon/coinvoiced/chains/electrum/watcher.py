@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...domain.model import Transfer
 from ...store import Store
+from ...tasks import cancel_and_wait
 from ..derivation import UTXO_NETWORKS
 from ..registry import Chain
 from .client import ElectrumClient, ServerError, ServerUrl
@@ -109,13 +110,8 @@ class ElectrumWatcher:
         self._task = asyncio.create_task(self._run(), name=f"electrum-watcher {self.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._client is not None:
             await self._client.close()
             self._client = None

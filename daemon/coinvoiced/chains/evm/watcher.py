@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from ...app.payments import BLOCK_WINDOW
 from ...store import Store
+from ...tasks import cancel_and_wait
 from ..registry import Chain
 from . import checks, decode
 from .errors import ChainCheckError
@@ -110,13 +111,8 @@ class EvmWatcher:
         self._task = asyncio.create_task(self._run(), name=f"evm-watcher {self.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self._drop()
         if self._http is not None:
             await self._http.close()
