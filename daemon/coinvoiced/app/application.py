@@ -80,7 +80,8 @@ class Application:
         self.metrics.observe_events(events)
         for event in events:
             _log_event(event)
-        self.deliverer.wake()  # some of these events may have outbox rows
+        if any(event.queued_callback for event in events):
+            self.deliverer.wake()
 
     async def start(self) -> None:
         try:

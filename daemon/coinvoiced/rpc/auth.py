@@ -59,6 +59,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self.keys = keys
         self.failures = RateLimiter(failed_per_minute, failed_per_minute)
         self.creates = RateLimiter(creates_per_minute, create_burst)
+        self._guarded: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
@@ -69,7 +70,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
-        token = _bearer(details.invocation_metadata)
+        # Built once per method: the per-call work reads the call's own metadata.
+        guarded = self._guarded.get(method)
+        if guarded is None:
+            guarded = self._guarded[method] = self._guard(handler, method)
+        return guarded
+
+    def _guard(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         needed = METHOD_PERMISSIONS.get(method)
 
         async def check(context: grpc.aio.ServicerContext) -> KeyRecord:
@@ -77,6 +84,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             if self.failures.exhausted(peer):
                 await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                     "too many failed authentication attempts; try again later")
+            token = _bearer(context.invocation_metadata())
             record = self.keys.authenticate(token) if token else None
             if record is None:
                 self.failures.allow(peer)

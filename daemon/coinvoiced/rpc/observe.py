@@ -25,6 +25,7 @@ def _code(context: grpc.aio.ServicerContext, failed: bool) -> str:
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        self._timed: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
@@ -34,7 +35,13 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return handler
-        method = details.method.rsplit("/", 1)[-1]
+        timed = self._timed.get(details.method)
+        if timed is None:  # built once per method
+            timed = self._timed[details.method] = self._time(handler, details.method)
+        return timed
+
+    def _time(self, handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:
+        method = full_method.rsplit("/", 1)[-1]
         record = self.metrics.observe_rpc
 
         def unary(behaviour: Behaviour) -> Behaviour:

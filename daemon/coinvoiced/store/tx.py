@@ -47,6 +47,7 @@ class StoredEvent:
     invoice_id: str
     created_at: int
     payload: bytes  # orjson of {"invoice": view, "payment": view | None}
+    queued_callback: bool = False  # an outbox row was written with it
 
     def decoded(self) -> dict[str, Any]:
         return orjson.loads(self.payload)
@@ -555,11 +556,13 @@ class Tx(Reader):
                 (invoice.id, int(event.type), now, payload),
             )
             sequence = int(cursor.lastrowid or 0)
-            stored.append(StoredEvent(sequence, int(event.type), invoice.id, now, payload))
             url = self._outbox(invoice, int(event.type)) if self._outbox else None
             if url is not None:
                 # The outbox row commits with its event: a crash can lose neither alone.
                 self.insert_delivery(invoice.pk, sequence, int(event.type), url, now)
+            stored.append(
+                StoredEvent(sequence, int(event.type), invoice.id, now, payload, url is not None)
+            )
         self._events.extend(stored)
         return stored
 
