@@ -114,24 +114,7 @@ class PaymentProcessor:
         """Block `height` joined the best chain with these transfers (already matched or
         not). The block, its payments, new confirmations and the chain cursor commit
         together, so a crash never leaves half a block applied."""
-        by_invoice = self.match(transfers)
-        tips = dict(self.tips())
-        tips[chain] = height
-
-        def unit(tx: Tx) -> None:
-            now = now_us()
-            tx.put_block(chain, height, block_hash, parent_hash)
-            if height % 64 == 0:
-                tx.prune_blocks_below(chain, height - BLOCK_WINDOW)
-            tx.set_chain_cursor(chain, height, block_hash)
-            touched = self._record(tx, by_invoice, now, tips)
-            self._confirm(tx, chain, now, tips, touched)
-
-        await self.store.write(unit)
-        status = self.chains[chain].status
-        status.processed_height = height
-        if status.tip_height is None or status.tip_height < height:
-            status.tip_height, status.tip_hash = height, block_hash
+        await self.blocks_connected(chain, [(height, block_hash, parent_hash, transfers)])
 
     async def blocks_connected(
         self,
@@ -139,9 +122,9 @@ class PaymentProcessor:
         blocks: Sequence[tuple[int, str, str, Iterable[Transfer]]],
     ) -> None:
         """Consecutive blocks (height, hash, parent hash, transfers), lowest first, joined
-        the best chain: exactly what calling block_connected for each in turn does, but
-        in one store transaction (one commit, one fsync), so that a watcher catching up
-        thousands of blocks is not bound by commits. All of them or none are applied."""
+        the best chain, in one store transaction (one commit, one fsync), so that a
+        watcher catching up thousands of blocks is not bound by commits. All of them or
+        none are applied."""
         if not blocks:
             return
         base = dict(self.tips())
@@ -152,7 +135,6 @@ class PaymentProcessor:
             steps.append((height, block_hash, parent_hash, self.match(transfers), tips))
 
         def unit(tx: Tx) -> None:
-            # The same steps as block_connected's unit, block after block.
             for height, block_hash, parent_hash, by_invoice, tips in steps:
                 now = now_us()
                 tx.put_block(chain, height, block_hash, parent_hash)
