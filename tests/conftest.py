@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,3 +19,21 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
         yield d
     finally:
         d.stop()
+
+
+@pytest.fixture
+def make_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start daemons with a config built for their work dir; stops them all at the end."""
+    started: list[Daemon] = []
+
+    def make(config_for: Callable[[Path], dict[str, Any]], name: str = "daemon") -> Daemon:
+        workdir = tmp_path / name
+        workdir.mkdir(exist_ok=True)
+        daemon = Daemon(workdir, config_for(workdir))
+        started.append(daemon)
+        return daemon.start()
+
+    yield make
+    for daemon in started:
+        if daemon.proc is not None and daemon.proc.poll() is None:
+            daemon.stop()

@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.support.daemon import Daemon
-
 from .anvil import ANVIL_ENV, Anvil, anvil_binary
 
 
@@ -46,20 +44,3 @@ def make_anvil(anvil_path: str, tmp_path: Path) -> Iterator[Callable[..., Anvil]
     yield make
     for node in started:
         node.stop()
-
-
-@pytest.fixture
-def make_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
-    started: list[Daemon] = []
-
-    def make(config_for: Callable[[Path], dict[str, Any]], name: str = "daemon") -> Daemon:
-        workdir = tmp_path / name
-        workdir.mkdir(exist_ok=True)
-        daemon = Daemon(workdir, config_for(workdir))
-        started.append(daemon)
-        return daemon.start()
-
-    yield make
-    for daemon in started:
-        if daemon.proc is not None and daemon.proc.poll() is None:
-            daemon.stop()
