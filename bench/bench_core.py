@@ -28,7 +28,7 @@ from coinvoice.v1 import invoice_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.daemon import Daemon  # noqa: E402
+from tests.support.daemon import Daemon
 
 
 def pct(values: list[float], q: float) -> float:
@@ -36,8 +36,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def load(call: Callable[[], Awaitable[object]], seconds: float,
-               concurrency: int) -> tuple[float, list[float]]:
+async def load(
+    call: Callable[[], Awaitable[object]], seconds: float, concurrency: int
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -64,10 +65,14 @@ async def throughput(address: str, key: str, seconds: float, concurrency: int) -
         create_rate, create_lat = await load(
             lambda: invoices.CreateInvoice(request, metadata=auth), seconds, concurrency
         )
-    print(f"no-op unary (Health/Check), {concurrency} callers: {noop_rate:8.0f} req/s   "
-          f"p50 {pct(noop_lat, .5) * 1e3:6.2f} ms   p99 {pct(noop_lat, .99) * 1e3:6.2f} ms")
-    print(f"CreateInvoice (durable),    {concurrency} callers: {create_rate:8.0f} req/s   "
-          f"p50 {pct(create_lat, .5) * 1e3:6.2f} ms   p99 {pct(create_lat, .99) * 1e3:6.2f} ms")
+    print(
+        f"no-op unary (Health/Check), {concurrency} callers: {noop_rate:8.0f} req/s   "
+        f"p50 {pct(noop_lat, 0.5) * 1e3:6.2f} ms   p99 {pct(noop_lat, 0.99) * 1e3:6.2f} ms"
+    )
+    print(
+        f"CreateInvoice (durable),    {concurrency} callers: {create_rate:8.0f} req/s   "
+        f"p50 {pct(create_lat, 0.5) * 1e3:6.2f} ms   p99 {pct(create_lat, 0.99) * 1e3:6.2f} ms"
+    )
     print(f"ratio CreateInvoice / no-op: {create_rate / noop_rate:.2f}  (target >= 0.50)")
 
 
@@ -75,8 +80,7 @@ async def stream_latency(address: str, key: str, subscribers: int, events: int) 
     auth = [("authorization", f"Bearer {key}")]
     async with grpc.aio.insecure_channel(address) as channel:
         invoices = pb_grpc.InvoiceServiceStub(channel)
-        info = await pb_grpc.NodeServiceStub(channel).GetInfo(pb.GetInfoRequest(),
-                                                              metadata=auth)
+        info = await pb_grpc.NodeServiceStub(channel).GetInfo(pb.GetInfoRequest(), metadata=auth)
         start_after = info.last_event_sequence
         latencies: list[float] = []
         ready = 0
@@ -84,8 +88,9 @@ async def stream_latency(address: str, key: str, subscribers: int, events: int) 
 
         async def subscriber() -> None:
             nonlocal ready
-            call = invoices.StreamEvents(pb.StreamEventsRequest(after_sequence=start_after),
-                                         metadata=auth)
+            call = invoices.StreamEvents(
+                pb.StreamEventsRequest(after_sequence=start_after), metadata=auth
+            )
             ready += 1
             if ready == subscribers:
                 all_ready.set()
@@ -107,9 +112,11 @@ async def stream_latency(address: str, key: str, subscribers: int, events: int) 
             await invoices.CreateInvoice(request, metadata=auth)
             await asyncio.sleep(0.02)
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
-    print(f"StreamEvents commit->subscriber, {subscribers} subscribers x {events} events: "
-          f"p50 {statistics.median(latencies) * 1e3:6.2f} ms   "
-          f"p99 {pct(latencies, .99) * 1e3:6.2f} ms   max {max(latencies) * 1e3:6.2f} ms")
+    print(
+        f"StreamEvents commit->subscriber, {subscribers} subscribers x {events} events: "
+        f"p50 {statistics.median(latencies) * 1e3:6.2f} ms   "
+        f"p99 {pct(latencies, 0.99) * 1e3:6.2f} ms   max {max(latencies) * 1e3:6.2f} ms"
+    )
 
 
 def main() -> None:

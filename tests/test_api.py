@@ -21,7 +21,7 @@ def create(daemon: Daemon, **fields: object) -> pb.Invoice:
     return daemon.invoices.CreateInvoice(pb.CreateInvoiceRequest(**fields))
 
 
-def rpc_error(call) -> grpc.RpcError:  # noqa: ANN001
+def rpc_error(call) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as info:
         call()
     return info.value
@@ -34,7 +34,11 @@ def test_create_asset_invoice(daemon: Daemon) -> None:
     assert (invoice.amount, invoice.currency, invoice.paid_amount) == ("0.5", "ETH", "0")
     [option] = invoice.payment_options
     assert (option.asset, option.chain, option.amount_due, option.rate) == (
-        "ETH", "anvil", "0.5", "1")
+        "ETH",
+        "anvil",
+        "0.5",
+        "1",
+    )
     # The first invoice gets m/44'/60'/0'/0/0 of the test mnemonic.
     assert option.address == "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
     assert option.payment_uri == (
@@ -100,8 +104,9 @@ def test_duplicate_tracking_id(daemon: Daemon) -> None:
 
 
 def test_get_unknown_and_bad_ids(daemon: Daemon) -> None:
-    err = rpc_error(lambda: daemon.invoices.GetInvoice(
-        pb.GetInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa")))
+    err = rpc_error(
+        lambda: daemon.invoices.GetInvoice(pb.GetInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa"))
+    )
     assert err.code() == grpc.StatusCode.NOT_FOUND
     err = rpc_error(lambda: daemon.invoices.GetInvoice(pb.GetInvoiceRequest(id="nope")))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "id" in err.details()
@@ -125,49 +130,70 @@ def test_list_paginates_newest_first_with_filters(daemon: Daemon) -> None:
     cancelled = daemon.invoices.CancelInvoice(pb.CancelInvoiceRequest(id=ids[2]))
     assert cancelled.status == pb.INVOICE_STATUS_CANCELLED
     only = daemon.invoices.ListInvoices(
-        pb.ListInvoicesRequest(statuses=[pb.INVOICE_STATUS_CANCELLED])).invoices
+        pb.ListInvoicesRequest(statuses=[pb.INVOICE_STATUS_CANCELLED])
+    ).invoices
     assert [i.id for i in only] == [ids[2]]
     by_tracking = daemon.invoices.ListInvoices(pb.ListInvoicesRequest(tracking_id="t4"))
     assert [i.id for i in by_tracking.invoices] == [ids[4]]
     future = Timestamp(seconds=int(time.time()) + 3600)
-    assert not daemon.invoices.ListInvoices(
-        pb.ListInvoicesRequest(created_after=future)).invoices
+    assert not daemon.invoices.ListInvoices(pb.ListInvoicesRequest(created_after=future)).invoices
     # A token only works with the filters it was issued for.
     token = daemon.invoices.ListInvoices(pb.ListInvoicesRequest(page_size=1)).next_page_token
-    err = rpc_error(lambda: daemon.invoices.ListInvoices(
-        pb.ListInvoicesRequest(page_size=1, page_token=token, tracking_id="t1")))
+    err = rpc_error(
+        lambda: daemon.invoices.ListInvoices(
+            pb.ListInvoicesRequest(page_size=1, page_token=token, tracking_id="t1")
+        )
+    )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "page_token" in err.details()
 
 
 def test_update_fields_and_rules(daemon: Daemon) -> None:
     invoice = create(daemon, amount="10", currency="USD", accepted_assets=["ETH"])
-    updated = daemon.invoices.UpdateInvoice(pb.UpdateInvoiceRequest(
-        id=invoice.id, update_mask=["label", "metadata", "amount", "expires_in_seconds"],
-        label="new label", metadata={"k": "v"}, amount="30", expires_in_seconds=60))
+    updated = daemon.invoices.UpdateInvoice(
+        pb.UpdateInvoiceRequest(
+            id=invoice.id,
+            update_mask=["label", "metadata", "amount", "expires_in_seconds"],
+            label="new label",
+            metadata={"k": "v"},
+            amount="30",
+            expires_in_seconds=60,
+        )
+    )
     assert updated.label == "new label" and updated.metadata == {"k": "v"}
     assert updated.amount == "30"
     assert updated.payment_options[0].amount_due == "0.01"  # at the rate locked at creation
     assert updated.expires_at.seconds - updated.updated_at.seconds == 60
     # A field not in the mask is left alone.
-    again = daemon.invoices.UpdateInvoice(pb.UpdateInvoiceRequest(
-        id=invoice.id, update_mask=["tracking_id"], tracking_id="x-1", label="ignored"))
+    again = daemon.invoices.UpdateInvoice(
+        pb.UpdateInvoiceRequest(
+            id=invoice.id, update_mask=["tracking_id"], tracking_id="x-1", label="ignored"
+        )
+    )
     assert again.label == "new label" and again.tracking_id == "x-1"
-    err = rpc_error(lambda: daemon.invoices.UpdateInvoice(
-        pb.UpdateInvoiceRequest(id=invoice.id, update_mask=["status"])))
+    err = rpc_error(
+        lambda: daemon.invoices.UpdateInvoice(
+            pb.UpdateInvoiceRequest(id=invoice.id, update_mask=["status"])
+        )
+    )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "update_mask" in err.details()
     daemon.invoices.CancelInvoice(pb.CancelInvoiceRequest(id=invoice.id))
-    err = rpc_error(lambda: daemon.invoices.UpdateInvoice(pb.UpdateInvoiceRequest(
-        id=invoice.id, update_mask=["amount"], amount="5")))
+    err = rpc_error(
+        lambda: daemon.invoices.UpdateInvoice(
+            pb.UpdateInvoiceRequest(id=invoice.id, update_mask=["amount"], amount="5")
+        )
+    )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_resolve_requires_unresolved(daemon: Daemon) -> None:
     invoice = create(daemon)
-    err = rpc_error(lambda: daemon.invoices.ResolveInvoice(pb.ResolveInvoiceRequest(
-        id=invoice.id, resolution=pb.RESOLUTION_ACCEPT)))
+    err = rpc_error(
+        lambda: daemon.invoices.ResolveInvoice(
+            pb.ResolveInvoiceRequest(id=invoice.id, resolution=pb.RESOLUTION_ACCEPT)
+        )
+    )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
-    err = rpc_error(lambda: daemon.invoices.ResolveInvoice(pb.ResolveInvoiceRequest(
-        id=invoice.id)))
+    err = rpc_error(lambda: daemon.invoices.ResolveInvoice(pb.ResolveInvoiceRequest(id=invoice.id)))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "resolution" in err.details()
 
 
@@ -218,8 +244,12 @@ def test_get_info(daemon: Daemon) -> None:
 
 def test_reflection_lists_services(daemon: Daemon) -> None:
     stub = reflection_pb2_grpc.ServerReflectionStub(daemon.channel())
-    replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(
-        list_services="")]))
+    replies = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
     names = {s.name for s in next(replies).list_services_response.service}
-    assert {"coinvoice.v1.InvoiceService", "coinvoice.v1.NodeService",
-            "grpc.health.v1.Health"} <= names
+    assert {
+        "coinvoice.v1.InvoiceService",
+        "coinvoice.v1.NodeService",
+        "grpc.health.v1.Health",
+    } <= names

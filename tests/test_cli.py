@@ -26,8 +26,11 @@ STEP = 10.0
 
 def cli(daemon: Daemon | str, *args: str) -> subprocess.CompletedProcess[str]:
     # A real daemon: the CLI finds the admin key in its data directory, as an operator's would.
-    where = ["--server", daemon] if isinstance(daemon, str) else [
-        "--server", daemon.address, "--datadir", str(daemon.data_dir)]
+    where = (
+        ["--server", daemon]
+        if isinstance(daemon, str)
+        else ["--server", daemon.address, "--datadir", str(daemon.data_dir)]
+    )
     return subprocess.run(
         [sys.executable, "-m", "coinvoice.cli", *where, *args],
         capture_output=True,
@@ -58,8 +61,16 @@ class Running:
 
     def __init__(self, daemon: Daemon, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "coinvoice.cli", "--server", daemon.address,
-             "--datadir", str(daemon.data_dir), *args],
+            [
+                sys.executable,
+                "-m",
+                "coinvoice.cli",
+                "--server",
+                daemon.address,
+                "--datadir",
+                str(daemon.data_dir),
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-
 from coinvoiced.domain import ledger
 from coinvoiced.domain.errors import FailedPrecondition
 from coinvoiced.domain.model import (
@@ -34,23 +33,49 @@ def make_invoice(amount: int | None = ETH, *, assets: tuple[str, ...] = ("ETH",)
         due = None if amount is None else int(amount / rate) if asset != "ETH" else amount
         options.append(PaymentOption(asset, "eth", "0xabc", 18, 2, due, rate))
     return Invoice(
-        pk=1, id="inv_aaaaaaaaaaaaaaaa", status=InvoiceStatus.NEW, currency="ETH",
-        currency_decimals=18, amount=amount, options=options, created_at=T0, updated_at=T0,
-        expires_at=EXPIRES, monitor_until=EXPIRES + 3600 * S,
+        pk=1,
+        id="inv_aaaaaaaaaaaaaaaa",
+        status=InvoiceStatus.NEW,
+        currency="ETH",
+        currency_decimals=18,
+        amount=amount,
+        options=options,
+        created_at=T0,
+        updated_at=T0,
+        expires_at=EXPIRES,
+        monitor_until=EXPIRES + 3600 * S,
     )
 
 
-def pay(invoice: Invoice, amount: int, txid: str = "0x1", *, height: int | None = None,
-        now: int = T0 + S, tip: int | None = None, asset: str = "ETH",
-        policy: Policy = POLICY) -> list[EventType]:
-    transfer = Transfer("eth", txid, 0, asset, "0xabc", amount, b"k", height,
-                        None if height is None else f"0xb{height}")
+def pay(
+    invoice: Invoice,
+    amount: int,
+    txid: str = "0x1",
+    *,
+    height: int | None = None,
+    now: int = T0 + S,
+    tip: int | None = None,
+    asset: str = "ETH",
+    policy: Policy = POLICY,
+) -> list[EventType]:
+    transfer = Transfer(
+        "eth",
+        txid,
+        0,
+        asset,
+        "0xabc",
+        amount,
+        b"k",
+        height,
+        None if height is None else f"0xb{height}",
+    )
     tips = {"eth": tip if tip is not None else (height or 0)}
     return [e.type for e in ledger.record_transfer(invoice, transfer, now, tips, policy)]
 
 
-def tip(invoice: Invoice, height: int, now: int = T0 + 2 * S,
-        policy: Policy = POLICY) -> list[EventType]:
+def tip(
+    invoice: Invoice, height: int, now: int = T0 + 2 * S, policy: Policy = POLICY
+) -> list[EventType]:
     return [e.type for e in ledger.settle(invoice, now, {"eth": height}, policy)]
 
 
@@ -164,8 +189,7 @@ def test_reorg_takes_paid_back_to_processing_and_reinclusion_restores() -> None:
     inv = make_invoice()
     pay(inv, ETH, height=10, tip=11)
     assert inv.status is InvoiceStatus.PAID
-    events = ledger.orphan_payments(inv, "eth", T0 + 3 * S, {"eth": 9}, POLICY,
-                                    block_hash="0xb10")
+    events = ledger.orphan_payments(inv, "eth", T0 + 3 * S, {"eth": 9}, POLICY, block_hash="0xb10")
     assert [e.type for e in events] == [EventType.PAYMENT_REORGED, EventType.INVOICE_UPDATED]
     assert inv.status is InvoiceStatus.NEW
     assert inv.payments[0].state is PaymentState.REORGED
@@ -184,9 +208,7 @@ def test_dropped_mempool_transaction() -> None:
 
 def test_cancel_only_when_nothing_paid() -> None:
     inv = make_invoice()
-    assert [e.type for e in ledger.cancel(inv, T0 + S, {}, POLICY)] == [
-        EventType.INVOICE_CANCELLED
-    ]
+    assert [e.type for e in ledger.cancel(inv, T0 + S, {}, POLICY)] == [EventType.INVOICE_CANCELLED]
     paid = make_invoice()
     pay(paid, 1)
     with pytest.raises(FailedPrecondition):
@@ -209,8 +231,10 @@ def test_resolve_only_unresolved() -> None:
     assert [e.type for e in events] == [EventType.INVOICE_RESOLVED]
     assert inv.status is InvoiceStatus.REFUNDED and inv.resolution_note == "sent back"
     # A resolved invoice keeps its status when more money arrives.
-    assert pay(inv, 1, "0x9", height=3, tip=4) == [EventType.PAYMENT_DETECTED,
-                                                    EventType.PAYMENT_CONFIRMED]
+    assert pay(inv, 1, "0x9", height=3, tip=4) == [
+        EventType.PAYMENT_DETECTED,
+        EventType.PAYMENT_CONFIRMED,
+    ]
     assert inv.status is InvoiceStatus.REFUNDED
 
 
@@ -223,8 +247,12 @@ def test_every_status_change_emits_exactly_one_status_event() -> None:
         lambda: pay(inv, ETH // 2, "0x1", height=5, tip=5),
         lambda: tip(inv, 6),
         lambda: pay(inv, ETH, "0x2", height=6, tip=7),
-        lambda: [e.type for e in ledger.orphan_payments(inv, "eth", T0 + 5 * S, {"eth": 5},
-                                                        POLICY, block_hash="0xb6")],
+        lambda: [
+            e.type
+            for e in ledger.orphan_payments(
+                inv, "eth", T0 + 5 * S, {"eth": 5}, POLICY, block_hash="0xb6"
+            )
+        ],
         lambda: tip(inv, 5, now=EXPIRES),
     ]
     for step in steps:

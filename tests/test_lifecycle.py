@@ -23,7 +23,9 @@ def run_with_config(tmp_path: Path, config: dict) -> subprocess.CompletedProcess
     path.write_text(render_toml(config))
     return subprocess.run(
         [sys.executable, "-m", "coinvoiced", "--config", str(path)],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -45,13 +47,15 @@ BAD_CONFIGS = [
     (lambda c: c["rates"]["fixed"].update({"DOGE/USD": "1"}), "unknown asset 'DOGE'"),
     (lambda c: c["chains"][0]["assets"][0].update(decimals=99), "chains[0].assets[0].decimals"),
     (lambda c: c["chains"][0].update(kind="solana"), "chains[0].kind"),
-    (lambda c: c["invoices"].update(default_expiry_seconds="soon"),
-     "invoices.default_expiry_seconds: expected an integer"),
+    (
+        lambda c: c["invoices"].update(default_expiry_seconds="soon"),
+        "invoices.default_expiry_seconds: expected an integer",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("mutate", "message"), BAD_CONFIGS)
-def test_bad_config_stops_startup_naming_the_key(tmp_path: Path, mutate, message: str) -> None:  # noqa: ANN001
+def test_bad_config_stops_startup_naming_the_key(tmp_path: Path, mutate, message: str) -> None:
     config = base_config(tmp_path / "data", free_port())
     mutate(config)
     result = run_with_config(tmp_path, config)
@@ -66,8 +70,12 @@ def test_bad_config_stops_startup_naming_the_key(tmp_path: Path, mutate, message
 def test_unparseable_toml(tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
     path.write_text("profile = [unterminated\n")
-    result = subprocess.run([sys.executable, "-m", "coinvoiced", "--config", str(path)],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "coinvoiced", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2 and "not valid TOML" in result.stderr
 
 
@@ -114,9 +122,7 @@ def test_kill_9_loses_nothing_and_resume_gets_exactly_the_missing_events(tmp_pat
     def subscriber() -> None:
         with daemon.connect() as channel:
             try:
-                stream = pb_grpc.InvoiceServiceStub(channel).StreamEvents(
-                    pb.StreamEventsRequest()
-                )
+                stream = pb_grpc.InvoiceServiceStub(channel).StreamEvents(pb.StreamEventsRequest())
                 for event in stream:
                     streamed.append(event.sequence)
             except grpc.RpcError:
@@ -172,8 +178,7 @@ def test_overdue_invoices_expire_at_start_up(tmp_path: Path) -> None:
     daemon.start()
     try:
         stream = daemon.invoices.StreamEvents(pb.StreamEventsRequest(invoice_id=invoice.id))
-        assert [next(stream).type, next(stream).type] == [pb.INVOICE_CREATED,
-                                                          pb.INVOICE_EXPIRED]
+        assert [next(stream).type, next(stream).type] == [pb.INVOICE_CREATED, pb.INVOICE_EXPIRED]
         stream.cancel()
         got = daemon.invoices.GetInvoice(pb.GetInvoiceRequest(id=invoice.id))
         assert got.status == pb.INVOICE_STATUS_EXPIRED

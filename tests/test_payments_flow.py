@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from coinvoiced.app.application import Application
 from coinvoiced.app.invoices import CreateRequest
 from coinvoiced.config import parse
 from coinvoiced.domain.model import EventType, InvoiceStatus, PaymentState, Transfer
+
 from tests.support.daemon import base_config
 
 ETH = 10**18
@@ -34,10 +34,12 @@ async def app(tmp_path: Path) -> AsyncIterator[Application]:
     await application.stop()
 
 
-def eth_transfer(address: str, amount: int, txid: str, height: int | None = None,
-                 block_hash: str | None = None) -> Transfer:
-    return Transfer("anvil", txid, 0, "ETH", address, amount, bytes.fromhex(address[2:]),
-                    height, block_hash)
+def eth_transfer(
+    address: str, amount: int, txid: str, height: int | None = None, block_hash: str | None = None
+) -> Transfer:
+    return Transfer(
+        "anvil", txid, 0, "ETH", address, amount, bytes.fromhex(address[2:]), height, block_hash
+    )
 
 
 async def events_of(app: Application, invoice_id: str) -> list[int]:
@@ -52,8 +54,9 @@ async def create_eth(app: Application, amount: str = "1") -> tuple[str, str]:
 
 async def test_block_payment_confirms_to_paid(app: Application) -> None:
     invoice_id, address = await create_eth(app)
-    await app.payments.block_connected("anvil", 100, "0xb100", "0xb99",
-                                       [eth_transfer(address, ETH, "0xt1", 100, "0xb100")])
+    await app.payments.block_connected(
+        "anvil", 100, "0xb100", "0xb99", [eth_transfer(address, ETH, "0xt1", 100, "0xb100")]
+    )
     invoice = await app.invoices.get(invoice_id, "")
     assert invoice.status is InvoiceStatus.PROCESSING
     await app.payments.block_connected("anvil", 101, "0xb101", "0xb100", [])
@@ -61,8 +64,11 @@ async def test_block_payment_confirms_to_paid(app: Application) -> None:
     assert invoice.status is InvoiceStatus.PAID
     assert invoice.payments[0].state is PaymentState.CONFIRMED
     assert await events_of(app, invoice_id) == [
-        EventType.INVOICE_CREATED, EventType.PAYMENT_DETECTED, EventType.INVOICE_UPDATED,
-        EventType.PAYMENT_CONFIRMED, EventType.INVOICE_PAID,
+        EventType.INVOICE_CREATED,
+        EventType.PAYMENT_DETECTED,
+        EventType.INVOICE_UPDATED,
+        EventType.PAYMENT_CONFIRMED,
+        EventType.INVOICE_PAID,
     ]
     assert (await app.store.read(lambda r: r.chain_cursor("anvil"))) == (101, "0xb101")
 
@@ -90,8 +96,9 @@ async def test_reorg_and_reinclusion(app: Application) -> None:
     assert invoice.status is InvoiceStatus.NEW
     assert invoice.payments[0].state is PaymentState.REORGED
     # The same transaction mined on the new branch is the same payment.
-    await app.payments.block_connected("anvil", 300, "0xc300", "0xb299",
-                                       [eth_transfer(address, ETH, "0xt3", 300, "0xc300")])
+    await app.payments.block_connected(
+        "anvil", 300, "0xc300", "0xb299", [eth_transfer(address, ETH, "0xt3", 300, "0xc300")]
+    )
     await app.payments.block_connected("anvil", 301, "0xc301", "0xc300", [])
     invoice = await app.invoices.get(invoice_id, "")
     assert invoice.status is InvoiceStatus.PAID
@@ -114,8 +121,10 @@ async def test_mempool_drop(app: Application) -> None:
     await app.payments.transaction_dropped("anvil", "0xt5")
     invoice = await app.invoices.get(invoice_id, "")
     assert invoice.status is InvoiceStatus.NEW
-    assert (await events_of(app, invoice_id))[-2:] == [EventType.PAYMENT_REORGED,
-                                                       EventType.INVOICE_UPDATED]
+    assert (await events_of(app, invoice_id))[-2:] == [
+        EventType.PAYMENT_REORGED,
+        EventType.INVOICE_UPDATED,
+    ]
 
 
 async def test_restart_rebuilds_index_and_cursor(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_generator():  # noqa: ANN201
+def load_generator():
     spec = importlib.util.spec_from_file_location("generate", ROOT / "protos" / "generate.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -34,8 +34,11 @@ def test_every_message_and_field_is_documented() -> None:
     for number, line in enumerate(text):
         stripped = line.strip()
         starts = ("message ", "enum ", "rpc ", "service ")
-        is_field = stripped.endswith(";") and "=" in stripped and not stripped.startswith(
-            ("syntax", "package", "import", "option"))
+        is_field = (
+            stripped.endswith(";")
+            and "=" in stripped
+            and not stripped.startswith(("syntax", "package", "import", "option"))
+        )
         if not (stripped.startswith(starts) or is_field):
             continue
         previous = text[number - 1].strip() if number else ""

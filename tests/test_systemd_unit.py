@@ -27,8 +27,15 @@ def test_unit_has_notify_state_and_hardening() -> None:
     assert d["StateDirectory"] == ["coinvoice"]
     assert d["Restart"] == ["on-failure"]
     assert d["WatchdogSec"] == ["30s"]
-    for key in ("ProtectSystem", "NoNewPrivileges", "PrivateTmp", "ProtectHome",
-                "PrivateDevices", "RestrictAddressFamilies", "SystemCallFilter"):
+    for key in (
+        "ProtectSystem",
+        "NoNewPrivileges",
+        "PrivateTmp",
+        "ProtectHome",
+        "PrivateDevices",
+        "RestrictAddressFamilies",
+        "SystemCallFilter",
+    ):
         assert key in d, key
     assert d["ProtectSystem"] == ["strict"]
     assert d["CapabilityBoundingSet"] == [""]
@@ -41,8 +48,9 @@ def test_unit_verifies(tmp_path: Path) -> None:
     text = UNIT.read_text().replace("/opt/coinvoice/.venv/bin/coinvoiced", str(daemon))
     unit = tmp_path / "coinvoiced.service"
     unit.write_text(text)
-    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
     problems = [line for line in result.stderr.splitlines() if "coinvoiced.service" in line]
     assert result.returncode == 0 and not problems, result.stderr
 
@@ -52,8 +60,12 @@ def test_security_exposure_is_low(tmp_path: Path) -> None:
     daemon = Path(sys.executable).parent / "coinvoiced"
     unit = tmp_path / "coinvoiced.service"
     unit.write_text(UNIT.read_text().replace("/opt/coinvoice/.venv/bin/coinvoiced", str(daemon)))
-    result = subprocess.run(["systemd-analyze", "security", "--offline=true", str(unit)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     summary = [line for line in result.stdout.splitlines() if "Overall exposure level" in line]
     assert summary, result.stdout + result.stderr
     score = float(summary[0].split(":")[1].split()[0])

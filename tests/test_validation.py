@@ -28,19 +28,16 @@ BAD_CREATES: list[tuple[dict, str]] = [
     ({"amount": "1", "currency": "DOGE"}, "currency"),
     ({"amount": "1", "currency": "eth"}, "currency"),
     ({"amount": "1", "currency": "ETH", "accepted_assets": ["XRP"]}, "accepted_assets[0]"),
-    ({"amount": "1", "currency": "ETH", "accepted_assets": ["ETH", "ETH"]},
-     "accepted_assets[1]"),
+    ({"amount": "1", "currency": "ETH", "accepted_assets": ["ETH", "ETH"]}, "accepted_assets[1]"),
     ({"amount": "1", "currency": "ETH", "label": "x" * 257}, "label"),
     ({"amount": "1", "currency": "ETH", "label": "bell\x07"}, "label"),
     ({"amount": "1", "currency": "ETH", "tracking_id": "t" * 129}, "tracking_id"),
     ({"amount": "1", "currency": "ETH", "tracking_id": "line\nbreak"}, "tracking_id"),
     ({"amount": "1", "currency": "ETH", "request_id": "r" * 129}, "request_id"),
     ({"amount": "1", "currency": "ETH", "expires_in_seconds": 10**9}, "expires_in_seconds"),
-    ({"amount": "1", "currency": "ETH", "required_confirmations": 5000},
-     "required_confirmations"),
+    ({"amount": "1", "currency": "ETH", "required_confirmations": 5000}, "required_confirmations"),
     ({"amount": "1", "currency": "ETH", "metadata": {"k": "v" * 1025}}, "metadata"),
-    ({"amount": "1", "currency": "ETH", "metadata": {f"k{i}": "v" for i in range(33)}},
-     "metadata"),
+    ({"amount": "1", "currency": "ETH", "metadata": {f"k{i}": "v" for i in range(33)}}, "metadata"),
     ({"amount": "1", "currency": "ETH", "metadata": {"": "v"}}, "metadata"),
 ]
 
@@ -72,31 +69,67 @@ def test_bad_create_is_rejected_and_writes_nothing(
 
 BAD_OTHERS = [
     ("GetInvoice", pb.GetInvoiceRequest(id="inv_!!"), grpc.StatusCode.INVALID_ARGUMENT, "id"),
-    ("GetInvoice", pb.GetInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa", tracking_id="x"),
-     grpc.StatusCode.INVALID_ARGUMENT, "id"),
+    (
+        "GetInvoice",
+        pb.GetInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa", tracking_id="x"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "id",
+    ),
     ("GetInvoice", pb.GetInvoiceRequest(tracking_id="missing"), grpc.StatusCode.NOT_FOUND, ""),
-    ("ListInvoices", pb.ListInvoicesRequest(page_size=5000), grpc.StatusCode.INVALID_ARGUMENT,
-     "page_size"),
-    ("ListInvoices", pb.ListInvoicesRequest(page_token="garbage!"),
-     grpc.StatusCode.INVALID_ARGUMENT, "page_token"),
-    ("ListInvoices", pb.ListInvoicesRequest(page_token="eyJjIjoxfQ"),
-     grpc.StatusCode.INVALID_ARGUMENT, "page_token"),
-    ("ListInvoices", pb.ListInvoicesRequest(statuses=[42]), grpc.StatusCode.INVALID_ARGUMENT,
-     "statuses"),
-    ("UpdateInvoice", pb.UpdateInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa", update_mask=["label"]),
-     grpc.StatusCode.NOT_FOUND, ""),
-    ("UpdateInvoice", pb.UpdateInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa"),
-     grpc.StatusCode.INVALID_ARGUMENT, "update_mask"),
+    (
+        "ListInvoices",
+        pb.ListInvoicesRequest(page_size=5000),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "page_size",
+    ),
+    (
+        "ListInvoices",
+        pb.ListInvoicesRequest(page_token="garbage!"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "page_token",
+    ),
+    (
+        "ListInvoices",
+        pb.ListInvoicesRequest(page_token="eyJjIjoxfQ"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "page_token",
+    ),
+    (
+        "ListInvoices",
+        pb.ListInvoicesRequest(statuses=[42]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "statuses",
+    ),
+    (
+        "UpdateInvoice",
+        pb.UpdateInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa", update_mask=["label"]),
+        grpc.StatusCode.NOT_FOUND,
+        "",
+    ),
+    (
+        "UpdateInvoice",
+        pb.UpdateInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "update_mask",
+    ),
     ("CancelInvoice", pb.CancelInvoiceRequest(id=""), grpc.StatusCode.INVALID_ARGUMENT, "id"),
-    ("CancelInvoice", pb.CancelInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa"),
-     grpc.StatusCode.NOT_FOUND, ""),
-    ("ResolveInvoice", pb.ResolveInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa", resolution=9),
-     grpc.StatusCode.INVALID_ARGUMENT, "resolution"),
+    (
+        "CancelInvoice",
+        pb.CancelInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa"),
+        grpc.StatusCode.NOT_FOUND,
+        "",
+    ),
+    (
+        "ResolveInvoice",
+        pb.ResolveInvoiceRequest(id="inv_aaaaaaaaaaaaaaaa", resolution=9),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "resolution",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("method", "request_", "code", "field_name"), BAD_OTHERS)
-def test_bad_requests(shared_daemon: Daemon, method: str, request_, code, field_name: str) -> None:  # noqa: ANN001
+def test_bad_requests(shared_daemon: Daemon, method: str, request_, code, field_name: str) -> None:
     with pytest.raises(grpc.RpcError) as info:
         getattr(shared_daemon.invoices, method)(request_)
     assert info.value.code() == code
@@ -126,10 +159,14 @@ _creates = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(request=_creates)
-def test_random_creates_never_internal(shared_daemon: Daemon, request: pb.CreateInvoiceRequest,
-                                       ) -> None:
+def test_random_creates_never_internal(
+    shared_daemon: Daemon,
+    request: pb.CreateInvoiceRequest,
+) -> None:
     stub = shared_daemon.invoices
     try:
         invoice = stub.CreateInvoice(request, timeout=10)

@@ -253,9 +253,7 @@ def _assets(chain: _Section, chain_name: str, kind: str) -> tuple[AssetConfig, .
     return tuple(assets)
 
 
-def _pinned_certificates(
-    section: _Section, servers: list[str]
-) -> tuple[tuple[str, str], ...]:
+def _pinned_certificates(section: _Section, servers: list[str]) -> tuple[tuple[str, str], ...]:
     """Electrum `pinned_certificates = { "ssl://host:port" = "/path/cert.pem" }`: the server
     must present exactly that certificate (self-signed ones are the norm)."""
     import ssl
@@ -344,8 +342,9 @@ def _chain(s: _Section) -> ChainConfig:
     return chain
 
 
-def _pair(key: str, pair: str, assets: dict[str, AssetConfig], fiat: dict[str, int]
-          ) -> tuple[str, str]:
+def _pair(
+    key: str, pair: str, assets: dict[str, AssetConfig], fiat: dict[str, int]
+) -> tuple[str, str]:
     base, _, quote = pair.partition("/")
     if base not in assets:
         raise ConfigError(f"{key}: unknown asset {base!r}")
@@ -354,19 +353,21 @@ def _pair(key: str, pair: str, assets: dict[str, AssetConfig], fiat: dict[str, i
     return base, quote
 
 
-def _rates(section: _Section, assets: dict[str, AssetConfig], fiat: dict[str, int]
-           ) -> RatesConfig:
+def _rates(section: _Section, assets: dict[str, AssetConfig], fiat: dict[str, int]) -> RatesConfig:
     providers = section.get("providers", list, ["fixed"])
     if not providers:
         raise ConfigError(f"{section.key('providers')}: name at least one provider")
     for i, name in enumerate(providers):
         if name not in RATE_PROVIDERS:
-            raise ConfigError(f"{section.key('providers')}[{i}]: {name!r} is not one of "
-                              f"{', '.join(RATE_PROVIDERS)}")
+            raise ConfigError(
+                f"{section.key('providers')}[{i}]: {name!r} is not one of "
+                f"{', '.join(RATE_PROVIDERS)}"
+            )
     default_pairs = [f"{a}/{f}" for a in assets for f in fiat]
     pairs_raw = section.get("pairs", list, default_pairs)
-    pairs = tuple(_pair(f"{section.key('pairs')}[{i}]", str(p), assets, fiat)
-                  for i, p in enumerate(pairs_raw))
+    pairs = tuple(
+        _pair(f"{section.key('pairs')}[{i}]", str(p), assets, fiat) for i, p in enumerate(pairs_raw)
+    )
     markup_raw = section.get("markup_percent", (str, int), "0")
     try:
         markup = Decimal(str(markup_raw))
@@ -439,8 +440,10 @@ def _callbacks(section: _Section) -> CallbacksConfig:
     events: set[int] = set()
     for i, name in enumerate(names):
         if not isinstance(name, str) or name not in EventType.__members__:
-            raise ConfigError(f"{section.key('events')}[{i}]: {name!r} is not an event type "
-                              "(INVOICE_PAID, PAYMENT_DETECTED, ...)")
+            raise ConfigError(
+                f"{section.key('events')}[{i}]: {name!r} is not an event type "
+                "(INVOICE_PAID, PAYMENT_DETECTED, ...)"
+            )
         events.add(int(EventType[name]))
     result = CallbacksConfig(
         default_url=default_url,
@@ -509,7 +512,8 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     security_section = root.section("security")
     security = SecurityConfig(
         create_invoice_per_minute=security_section.int_in(
-            "create_invoice_per_minute", 1, 1_000_000, 600),
+            "create_invoice_per_minute", 1, 1_000_000, 600
+        ),
         create_invoice_burst=security_section.int_in("create_invoice_burst", 1, 1_000_000, 100),
         failed_auth_per_minute=security_section.int_in("failed_auth_per_minute", 1, 10_000, 30),
     )

@@ -16,8 +16,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from .util import free_port, wait_for
 
-ABANDON_ETH_XPUB = "xpub6DCoCpSuQZB2jawqnGMEPS63ePKWkwWPH4TU45Q7LPXWuNd8TMtVxRrgjtEshuqpK3mdhaWHPFsBngh5GFZaM6si3yZdUsT8ddYM3PwnATt"
-ABANDON_BTC_VPUB = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc"
+ABANDON_ETH_XPUB = "xpub6DCoCpSuQZB2jawqnGMEPS63ePKWkwWPH4TU45Q7LPXWuNd8TMtVxRrgjtEshuqpK3mdhaWHPFsBngh5GFZaM6si3yZdUsT8ddYM3PwnATt"  # noqa: E501
+ABANDON_BTC_VPUB = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc"  # noqa: E501
 
 
 def toml_value(value: Any) -> str:
@@ -112,20 +112,29 @@ class _AuthMetadata(
 
     def _details(self, details: Any) -> Any:
         metadata = [*(details.metadata or ()), self._metadata]
-        return details._replace(metadata=metadata) if hasattr(details, "_replace") else \
-            _Details(details.method, details.timeout, metadata, details.credentials,
-                     details.wait_for_ready, details.compression)
+        return (
+            details._replace(metadata=metadata)
+            if hasattr(details, "_replace")
+            else _Details(
+                details.method,
+                details.timeout,
+                metadata,
+                details.credentials,
+                details.wait_for_ready,
+                details.compression,
+            )
+        )
 
-    def intercept_unary_unary(self, continuation, details, request):  # noqa: ANN001, ANN201
+    def intercept_unary_unary(self, continuation, details, request):
         return continuation(self._details(details), request)
 
-    def intercept_unary_stream(self, continuation, details, request):  # noqa: ANN001, ANN201
+    def intercept_unary_stream(self, continuation, details, request):
         return continuation(self._details(details), request)
 
-    def intercept_stream_unary(self, continuation, details, requests):  # noqa: ANN001, ANN201
+    def intercept_stream_unary(self, continuation, details, requests):
         return continuation(self._details(details), requests)
 
-    def intercept_stream_stream(self, continuation, details, requests):  # noqa: ANN001, ANN201
+    def intercept_stream_stream(self, continuation, details, requests):
         return continuation(self._details(details), requests)
 
 

@@ -45,8 +45,9 @@ class Application:
     def __init__(self, config: Config, rates: RateProvider | None = None) -> None:
         self.config = config
         self.bus = EventBus()
-        self.store = Store(config.database_path, self._committed,
-                           outbox=CallbackRouter(config.callbacks))
+        self.store = Store(
+            config.database_path, self._committed, outbox=CallbackRouter(config.callbacks)
+        )
         self.deliverer = Deliverer(config.callbacks, self.store)
         self.callbacks = CallbackHistory(self.store, self.deliverer)
         self.index = AddressIndex()
@@ -69,7 +70,8 @@ class Application:
         self.metrics = Metrics()
         self.metrics_server = (
             MetricsServer(self, self.metrics, config.metrics_listen)
-            if config.metrics_listen else None
+            if config.metrics_listen
+            else None
         )
         self.watchers: list[Watcher] = build_watchers(self)
         self.server: grpc.aio.Server | None = None
@@ -105,8 +107,12 @@ class Application:
         await self._start_server()
         if self.metrics_server is not None:
             await self.metrics_server.start()
-        log.info("coinvoiced ready on %s%s (profile %s)", self.config.server.listen,
-                 " with TLS" if self.config.server.tls else "", self.config.profile)
+        log.info(
+            "coinvoiced ready on %s%s (profile %s)",
+            self.config.server.listen,
+            " with TLS" if self.config.server.tls else "",
+            self.config.profile,
+        )
 
     async def _restore(self) -> None:
         """Rebuild in-memory state (address index, deadlines, cursors) from the store."""
@@ -138,9 +144,12 @@ class Application:
         self.server = grpc.aio.server(
             interceptors=[
                 MetricsInterceptor(self.metrics),
-                AuthInterceptor(self.keys, security.failed_auth_per_minute,
-                                security.create_invoice_per_minute,
-                                security.create_invoice_burst),
+                AuthInterceptor(
+                    self.keys,
+                    security.failed_auth_per_minute,
+                    security.create_invoice_per_minute,
+                    security.create_invoice_burst,
+                ),
             ],
             options=[
                 ("grpc.max_receive_message_length", server_config.max_request_bytes),
@@ -168,8 +177,12 @@ class Application:
         )
         listen = server_config.listen
         if server_config.tls:
-            chain, key = load_or_create(self.config.data_dir, server_config.tls_cert,
-                                        server_config.tls_key, server_config.tls_extra_names)
+            chain, key = load_or_create(
+                self.config.data_dir,
+                server_config.tls_cert,
+                server_config.tls_key,
+                server_config.tls_extra_names,
+            )
             credentials = grpc.ssl_server_credentials([(key, chain)])
             self.bound_port = self.server.add_secure_port(listen, credentials)
         else:
@@ -193,8 +206,13 @@ class Application:
         self.bus.close()  # live streams end cleanly
         if self.server is not None:
             await self.server.stop(self.config.server.grace_seconds)
-        steps = [*(w.stop for w in reversed(self.watchers)), self.deadlines.stop,
-                 self.deliverer.stop, self.rate_service.stop, self.address_pool.stop]
+        steps = [
+            *(w.stop for w in reversed(self.watchers)),
+            self.deadlines.stop,
+            self.deliverer.stop,
+            self.rate_service.stop,
+            self.address_pool.stop,
+        ]
         if self.metrics_server is not None:
             steps.append(self.metrics_server.stop)
         for step in steps:
@@ -204,6 +222,7 @@ class Application:
                 log.exception("error while stopping %s", getattr(step, "__qualname__", step))
         await self.store.close()
         log.info("coinvoiced stopped")
+
 
 _QUIET_EVENTS = (EventType.INVOICE_CREATED, EventType.INVOICE_UPDATED)
 
@@ -216,12 +235,24 @@ def _log_event(event: StoredEvent) -> None:
     fields: dict[str, object] = {"invoice_id": event.invoice_id, "sequence": event.sequence}
     payment = event.decoded()["payment"] if event.type in _PAYMENT_EVENTS else None
     if payment is not None:
-        fields.update(chain=payment["chain"], txid=payment["txid"], amount=payment["amount"],
-                      asset=payment["asset"])
-    log.log(level, "%s %s%s", EventType(event.type).name, event.invoice_id,
-            f" {payment['amount']} {payment['asset']} in {payment['txid']}" if payment else "",
-            extra=fields)
+        fields.update(
+            chain=payment["chain"],
+            txid=payment["txid"],
+            amount=payment["amount"],
+            asset=payment["asset"],
+        )
+    log.log(
+        level,
+        "%s %s%s",
+        EventType(event.type).name,
+        event.invoice_id,
+        f" {payment['amount']} {payment['asset']} in {payment['txid']}" if payment else "",
+        extra=fields,
+    )
 
 
-_PAYMENT_EVENTS = (EventType.PAYMENT_DETECTED, EventType.PAYMENT_CONFIRMED,
-                   EventType.PAYMENT_REORGED)
+_PAYMENT_EVENTS = (
+    EventType.PAYMENT_DETECTED,
+    EventType.PAYMENT_CONFIRMED,
+    EventType.PAYMENT_REORGED,
+)

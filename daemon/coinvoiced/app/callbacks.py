@@ -30,15 +30,21 @@ class CallbackHistory:
         if not delivery_id:
             raise InvalidArgument("delivery_id", "required")
         if not _DELIVERY_ID_RE.match(delivery_id):
-            raise InvalidArgument("delivery_id", f"{delivery_id[:40]!r} is not a delivery id "
-                                  "(dlv_...)")
+            raise InvalidArgument(
+                "delivery_id", f"{delivery_id[:40]!r} is not a delivery id (dlv_...)"
+            )
 
         def unit(tx: Tx) -> Delivery:
             original = tx.callback_by_id(delivery_id)
             if original is None:
                 raise NotFound(f"no callback delivery with id {delivery_id!r}")
-            new_id = tx.insert_delivery(original.invoice_pk, original.event_sequence,
-                                        original.event_type, original.url, now_us())
+            new_id = tx.insert_delivery(
+                original.invoice_pk,
+                original.event_sequence,
+                original.event_type,
+                original.url,
+                now_us(),
+            )
             copy = tx.callback_by_id(new_id)
             assert copy is not None
             return copy

@@ -93,8 +93,9 @@ class KeyRing:
             raise InvalidArgument("permissions", "name at least one permission")
         for i, permission in enumerate(permissions):
             if permission not in ALL:
-                raise InvalidArgument(f"permissions[{i}]", f"{permission[:40]!r} is not one of "
-                                      f"{', '.join(ALL)}")
+                raise InvalidArgument(
+                    f"permissions[{i}]", f"{permission[:40]!r} is not one of {', '.join(ALL)}"
+                )
         validation.text("label", label, 128)
         key_id = "key_" + base64.b32encode(secrets.token_bytes(10)).decode().lower()
         secret = f"{key_id}.{secrets.token_urlsafe(32)}"

@@ -29,13 +29,13 @@ BATCH = 512  # addresses derived per worker call
 
 
 @functools.lru_cache(maxsize=16)
-def _deriver(kind: str, xpub: str, network: str, script_type: str = ""
-             ) -> EvmDeriver | UtxoDeriver:
+def _deriver(kind: str, xpub: str, network: str, script_type: str = "") -> EvmDeriver | UtxoDeriver:
     return EvmDeriver(xpub) if kind == "evm" else UtxoDeriver(xpub, network, script_type or None)
 
 
-def derive_batch(kind: str, xpub: str, network: str, start: int, count: int,
-                 script_type: str = "") -> list[DerivedAddress]:
+def derive_batch(
+    kind: str, xpub: str, network: str, start: int, count: int, script_type: str = ""
+) -> list[DerivedAddress]:
     """Runs in the worker process."""
     deriver = _deriver(kind, xpub, network, script_type)
     return [deriver.derive(i) for i in range(start, start + count)]
@@ -101,8 +101,14 @@ class AddressPool:
             while count > 0 and self._executor is not None:
                 n = min(BATCH, count)
                 batch = await loop.run_in_executor(
-                    self._executor, derive_batch, config.kind, config.xpub, config.network,
-                    start, n, config.script_type,
+                    self._executor,
+                    derive_batch,
+                    config.kind,
+                    config.xpub,
+                    config.network,
+                    start,
+                    n,
+                    config.script_type,
                 )
                 ready = self._ready[chain]
                 for offset, address in enumerate(batch):
@@ -111,7 +117,6 @@ class AddressPool:
                 count -= n
                 self._ahead[chain] = start
         except Exception:
-            log.exception("address pre-derivation failed; deriving inline",
-                          extra={"chain": chain})
+            log.exception("address pre-derivation failed; deriving inline", extra={"chain": chain})
         finally:
             self._refilling.discard(chain)

@@ -87,8 +87,9 @@ class KrakenSource:
 
     async def fetch(self, base: str, quote: str) -> Rate:
         pair = self._CODES.get(base, base) + self._CODES.get(quote, quote)
-        data = await get_json(self._session, self.name,
-                              f"{self._base_url}/0/public/Ticker?pair={pair}")
+        data = await get_json(
+            self._session, self.name, f"{self._base_url}/0/public/Ticker?pair={pair}"
+        )
         if not isinstance(data, dict):
             raise RateUnavailable("kraken: unexpected response shape")
         errors = data.get("error")
@@ -116,14 +117,17 @@ class CoinbaseSource:
         self._base_url = base_url.rstrip("/")
 
     async def fetch(self, base: str, quote: str) -> Rate:
-        data = await get_json(self._session, self.name,
-                              f"{self._base_url}/v2/prices/{base}-{quote}/spot")
+        data = await get_json(
+            self._session, self.name, f"{self._base_url}/v2/prices/{base}-{quote}/spot"
+        )
         body = data.get("data") if isinstance(data, dict) else None
         if not isinstance(body, dict):
             raise RateUnavailable("coinbase: response has no 'data'")
         if body.get("base") != base or body.get("currency") != quote:
-            raise RateUnavailable(f"coinbase: answered for {body.get('base')}/"
-                                  f"{body.get('currency')}, not {base}/{quote}")
+            raise RateUnavailable(
+                f"coinbase: answered for {body.get('base')}/"
+                f"{body.get('currency')}, not {base}/{quote}"
+            )
         return Rate(base, quote, positive(self.name, body.get("amount")), self.name, _now_us())
 
 
@@ -165,8 +169,9 @@ class JsonSource:
 
     name = "json"
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, value_path: str,
-                 timestamp_path: str) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, value_path: str, timestamp_path: str
+    ) -> None:
         self._session = session
         self._url = url
         self._value_path = value_path
@@ -190,7 +195,8 @@ class JsonSource:
                 ) from None
             if at > now + FUTURE_SKEW_US:
                 # Trusting it would keep the quote "fresh" until that time comes.
-                raise RateUnavailable(f"json: timestamp at {self._timestamp_path!r} is in "
-                                      "the future")
+                raise RateUnavailable(
+                    f"json: timestamp at {self._timestamp_path!r} is in the future"
+                )
             at = min(at, now)
         return Rate(base, quote, positive(self.name, raw), self.name, at)

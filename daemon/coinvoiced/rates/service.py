@@ -57,8 +57,9 @@ class RateService:
             elif name == "coinbase":
                 self._sources.append(CoinbaseSource(self._session, c.coinbase_url))
             else:
-                self._sources.append(JsonSource(self._session, c.json_url, c.json_value_path,
-                                                c.json_timestamp_path))
+                self._sources.append(
+                    JsonSource(self._session, c.json_url, c.json_value_path, c.json_timestamp_path)
+                )
         self._task = asyncio.create_task(self._refresh_forever(), name="rates")
 
     async def stop(self) -> None:
@@ -113,8 +114,7 @@ class RateService:
                 errors.append(f"{source.name}: {type(exc).__name__}: {exc}"[:200])
                 continue
             if not self._fresh(rate):
-                errors.append(f"{source.name}: quote is older than "
-                              f"{self.config.max_age_seconds}s")
+                errors.append(f"{source.name}: quote is older than {self.config.max_age_seconds}s")
                 continue
             self._cache[(base, quote)] = rate
             self._errors.pop((base, quote), None)
@@ -143,11 +143,13 @@ class RateService:
         statuses = []
         for pair in self.config.pairs:
             rate = self._cache.get(pair)
-            statuses.append(RateStatus(
-                base=pair[0],
-                quote=pair[1],
-                rate=None if rate is None else self._marked_up(rate),
-                fresh=rate is not None and self._fresh(rate),
-                error=self._errors.get(pair, ""),
-            ))
+            statuses.append(
+                RateStatus(
+                    base=pair[0],
+                    quote=pair[1],
+                    rate=None if rate is None else self._marked_up(rate),
+                    fresh=rate is not None and self._fresh(rate),
+                    error=self._errors.get(pair, ""),
+                )
+            )
         return statuses

@@ -22,9 +22,12 @@ CHUNK = 256 * 1024
 
 
 def api_key(record: KeyRecord) -> pb.ApiKey:
-    message = pb.ApiKey(id=record.id, label=record.label,
-                        permissions=sorted(record.permissions),
-                        created_at=convert.timestamp(record.created_at))
+    message = pb.ApiKey(
+        id=record.id,
+        label=record.label,
+        permissions=sorted(record.permissions),
+        created_at=convert.timestamp(record.created_at),
+    )
     if record.revoked_at is not None:
         message.revoked_at.CopyFrom(convert.timestamp(record.revoked_at))
     if record.last_used_at is not None:

@@ -54,8 +54,9 @@ def _peer_host(peer: str) -> str:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, keys: KeyRing, failed_per_minute: int, creates_per_minute: int,
-                 create_burst: int) -> None:
+    def __init__(
+        self, keys: KeyRing, failed_per_minute: int, creates_per_minute: int, create_burst: int
+    ) -> None:
         self.keys = keys
         self.failures = RateLimiter(failed_per_minute, failed_per_minute)
         self.creates = RateLimiter(creates_per_minute, create_burst)
@@ -82,22 +83,31 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         async def check(context: grpc.aio.ServicerContext) -> KeyRecord:
             peer = _peer_host(context.peer())
             if self.failures.exhausted(peer):
-                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                    "too many failed authentication attempts; try again later")
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    "too many failed authentication attempts; try again later",
+                )
             token = _bearer(context.invocation_metadata())
             record = self.keys.authenticate(token) if token else None
             if record is None:
                 self.failures.allow(peer)
-                message = ("invalid or revoked API key" if token else
-                           "missing 'authorization: Bearer <api key>' metadata")
+                message = (
+                    "invalid or revoked API key"
+                    if token
+                    else "missing 'authorization: Bearer <api key>' metadata"
+                )
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
             assert record is not None
             if needed is None or not allows(record.permissions, needed):
-                await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                    f"this API key lacks the {needed or 'admin'} permission")
+                await context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"this API key lacks the {needed or 'admin'} permission",
+                )
             if method == CREATE_METHOD and not self.creates.allow(record.id):
-                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                    "invoice creation rate limit reached for this API key")
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    "invoice creation rate limit reached for this API key",
+                )
             current_key.set(record)
             return record
 
@@ -109,8 +119,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return guarded
 
         def streaming(behaviour: Behaviour) -> Behaviour:
-            async def guarded(request: Any, context: grpc.aio.ServicerContext
-                              ) -> AsyncIterator[Any]:
+            async def guarded(
+                request: Any, context: grpc.aio.ServicerContext
+            ) -> AsyncIterator[Any]:
                 record = await check(context)
                 async for item in _until_revoked(behaviour(request, context), record, context):
                     yield item

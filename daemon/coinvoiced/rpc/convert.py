@@ -84,8 +84,9 @@ def delivery(row: Delivery) -> pb.CallbackDelivery:
 
 
 def rate(status: RateStatus, now_us: int) -> pb.ExchangeRate:
-    message = pb.ExchangeRate(base=status.base, quote=status.quote, fresh=status.fresh,
-                              error=status.error)
+    message = pb.ExchangeRate(
+        base=status.base, quote=status.quote, fresh=status.fresh, error=status.error
+    )
     if status.rate is not None:
         message.value = format_rate(status.rate.value)
         message.source = status.rate.source

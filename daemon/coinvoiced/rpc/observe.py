@@ -57,8 +57,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             return timed
 
         def streaming(behaviour: Behaviour) -> Behaviour:
-            async def timed(request: Any, context: grpc.aio.ServicerContext
-                            ) -> AsyncIterator[Any]:
+            async def timed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 start, failed = time.perf_counter(), True
                 try:
                     async for item in behaviour(request, context):

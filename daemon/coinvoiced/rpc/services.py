@@ -118,7 +118,6 @@ class InvoiceServicer(pb_grpc.InvoiceServiceServicer):
         ):
             yield convert.event(stored)
 
-
     @unary
     async def ListCallbacks(
         self, request: pb.ListCallbacksRequest, context
@@ -157,8 +156,7 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
                     # Node URLs can carry credentials: only admin keys see them.
                     endpoint=status.endpoint if is_admin() else "",
                     details={
-                        k: str(v) for k, v in status.extra.items()
-                        if k != "server" or is_admin()
+                        k: str(v) for k, v in status.extra.items() if k != "server" or is_admin()
                     },
                 )
             )
@@ -168,7 +166,6 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
             chains=chains,
             last_event_sequence=self.app.bus.last_sequence,
         )
-
 
     @unary
     async def GetRates(self, request: pb.GetRatesRequest, context) -> pb.GetRatesResponse:

@@ -380,7 +380,6 @@ class Reader:
         ).fetchone()
         return row[0]
 
-
     # -- Electrum watcher and address carousel (chains/electrum, app/addresses) -- #
 
     def scripthash_states(self, chain: str) -> list[tuple[bytes, bytes]]:
@@ -397,9 +396,7 @@ class Reader:
             (chain, int(PaymentState.PENDING)),
         ).fetchall()
 
-    def address_floors(
-        self, chain: str, keys: list[bytes] | None = None
-    ) -> dict[bytes, int]:
+    def address_floors(self, chain: str, keys: list[bytes] | None = None) -> dict[bytes, int]:
         """watch_key -> tip height when a reused address was handed out again: older
         confirmed history of that address belongs to its earlier invoice. Of `keys` only,
         when given."""
