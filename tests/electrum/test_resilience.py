@@ -36,6 +36,7 @@ from .server import ElectrumServer
 MakeDaemon = Callable[..., Daemon]
 PROCESSING = Status.INVOICE_STATUS_PROCESSING
 PAID = Status.INVOICE_STATUS_PAID
+UNRESOLVED = Status.INVOICE_STATUS_UNRESOLVED
 
 
 def test_daemon_killed_while_payments_arrive_finds_each_once(
@@ -61,15 +62,18 @@ def test_daemon_killed_while_payments_arrive_finds_each_once(
     electrum.mine(1)
 
     daemon.start()
-    for invoice in invoices:
+    for invoice in invoices[1:]:
         wait_status(daemon, invoice.id, PAID, timeout=30)
     for invoice in invoices[1:]:
         assert len(get(daemon, invoice.id).payments) == 1
         types = event_types(daemon, invoice.id)
         assert types.count("PAYMENT_CONFIRMED") == 1, types
         assert types.count("INVOICE_PAID") == 1, types
+    # The extra payment to the already paid invoice is found too, and makes it overpaid.
     first = wait_for(lambda: len((i := get(daemon, invoices[0].id)).payments) == 2 and i, 20)
     assert {p.amount for p in first.payments} == {"0.001", "0.00001"}
+    wait_status(daemon, invoices[0].id, UNRESOLVED, timeout=30)
+    assert get(daemon, invoices[0].id).unresolved_reason == pb.UNRESOLVED_REASON_OVERPAID
     wait_height(daemon, electrum.height)
 
 
