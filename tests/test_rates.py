@@ -372,7 +372,9 @@ async def test_broken_answers_are_unavailable(
     started = time.monotonic()
     with pytest.raises(RateUnavailable) as info:
         await service.get_rate("ETH", "USD")
-    assert time.monotonic() - started < 2  # nothing pathological (huge exponents ...)
+    # Nothing pathological (a huge exponent must not build a billion-digit number, which
+    # takes minutes); the bound is loose on purpose, machines here are shared.
+    assert time.monotonic() - started < 30
     message = str(info.value)
     assert message.startswith("no fresh ETH/USD rate (max age 300s): ")
     assert words in message, message
@@ -565,7 +567,7 @@ def test_daemon_prices_with_fresh_marked_up_rates(rated: Daemon, tickers: Ticker
     assert Decimal(eth.value) == (Decimal("3012.45") / Decimal("1.01")).quantize(
         Decimal("1e-18"), rounding="ROUND_DOWN"
     )
-    assert eth.age_seconds <= 2 and eth.error == "" and eth.HasField("fetched_at")
+    assert eth.age_seconds <= 30 and eth.error == "" and eth.HasField("fetched_at")
     assert rates["BTC/USD"].source == "kraken"
 
     invoice = rated.invoices.CreateInvoice(
