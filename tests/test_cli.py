@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import signal
@@ -15,36 +14,13 @@ from typing import Any
 import pytest
 from coinvoice.v1 import invoice_pb2 as pb
 
+from tests.support.cli import ENV, cli, ok
+from tests.support.cli import LOCAL_TIME as LOCAL_TIME_PATTERN
 from tests.support.daemon import Daemon
 from tests.support.util import free_port
 
-# A fixed POSIX zone one hour east of UTC, so local-time output is predictable without tzdata.
-ENV = {**os.environ, "TZ": "CET-1"}
-LOCAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+01:00")
+LOCAL_TIME = re.compile(LOCAL_TIME_PATTERN)
 STEP = 10.0
-
-
-def cli(daemon: Daemon | str, *args: str) -> subprocess.CompletedProcess[str]:
-    # A real daemon: the CLI finds the admin key in its data directory, as an operator's would.
-    where = (
-        ["--server", daemon]
-        if isinstance(daemon, str)
-        else ["--server", daemon.address, "--datadir", str(daemon.data_dir)]
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "coinvoice.cli", *where, *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=30,
-        check=False,
-    )
-
-
-def ok(daemon: Daemon, *args: str) -> str:
-    result = cli(daemon, *args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def create(daemon: Daemon, **fields: Any) -> pb.Invoice:

@@ -4,10 +4,7 @@ subprocess against the real daemon and a real receiver."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +12,12 @@ from typing import Any
 import pytest
 from coinvoice.v1 import invoice_pb2 as pb
 
+from tests.support.cli import LOCAL_TIME, cli, ok
 from tests.support.daemon import Daemon, base_config
 from tests.support.util import free_port, wait_for
 
 from .conftest import STEP, Receiver, Reply, create, daemon_config, deliveries, wait_settled
 
-# A fixed POSIX zone one hour east of UTC, so local-time output is predictable.
-ENV = {**os.environ, "TZ": "CET-1"}
-LOCAL_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+01:00"
 SECRET = "cli-secret-0123456789"
 
 
@@ -36,25 +31,6 @@ def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         yield daemon
     finally:
         daemon.stop()
-
-
-def cli(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
-    # The CLI finds the daemon's admin key in its data directory, as an operator's would.
-    credentials = ["--server", daemon.address, "--datadir", str(daemon.data_dir)]
-    return subprocess.run(
-        [sys.executable, "-m", "coinvoice.cli", *credentials, *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=30,
-        check=False,
-    )
-
-
-def ok(daemon: Daemon, *args: str) -> str:
-    result = cli(daemon, *args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def as_json(daemon: Daemon, *args: str) -> dict[str, Any]:
