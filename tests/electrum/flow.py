@@ -11,6 +11,7 @@ from coinvoiced.chains.derivation import UtxoDeriver
 from coinvoiced.domain.money import parse_amount
 
 from tests.support.daemon import ABANDON_BTC_VPUB, Daemon, base_config
+from tests.support.flow import event_types, events, get, wait_status  # noqa: F401
 from tests.support.util import wait_for
 
 from .server import ElectrumServer
@@ -96,22 +97,6 @@ def pay(
     return server.pay([(_SCRIPTS[address], owed if amount is None else amount)], rbf=rbf, mine=mine)
 
 
-def get(daemon: Daemon, invoice_id: str) -> pb.Invoice:
-    return daemon.invoices.GetInvoice(pb.GetInvoiceRequest(id=invoice_id), timeout=10)
-
-
-def wait_status(
-    daemon: Daemon, invoice_id: str, status: int, reason: int | None = None, timeout: float = 20.0
-) -> pb.Invoice:
-    def reached() -> pb.Invoice | None:
-        invoice = get(daemon, invoice_id)
-        if invoice.status == status and (reason is None or invoice.unresolved_reason == reason):
-            return invoice
-        return None
-
-    return wait_for(reached, timeout, f"{invoice_id} to reach {Status.Name(status)}")
-
-
 def chain_info(daemon: Daemon) -> pb.ChainInfo:
     info = daemon.node.GetInfo(pb.GetInfoRequest(), timeout=10)
     return next(c for c in info.chains if c.name == CHAIN)
@@ -127,22 +112,3 @@ def wait_height(daemon: Daemon, height: int, timeout: float = 20.0) -> pb.ChainI
         timeout,
         f"block {height} processed",
     )
-
-
-def events(daemon: Daemon, invoice_id: str) -> list[pb.InvoiceEvent]:
-    last = daemon.node.GetInfo(pb.GetInfoRequest(), timeout=10).last_event_sequence
-    collected: list[pb.InvoiceEvent] = []
-    stream = daemon.invoices.StreamEvents(pb.StreamEventsRequest(after_sequence=0), timeout=20)
-    try:
-        for event in stream:
-            if event.invoice.id == invoice_id:
-                collected.append(event)
-            if event.sequence >= last:
-                break
-    finally:
-        stream.cancel()
-    return collected
-
-
-def event_types(daemon: Daemon, invoice_id: str) -> list[str]:
-    return [Event.Name(e.type) for e in events(daemon, invoice_id)]
